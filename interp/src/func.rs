@@ -1,0 +1,138 @@
+//! Function objects: runtime prototypes ([`FnProto`]), Lua closures, upvalues and native
+//! (Rust) closures.
+
+use crate::proto::Proto;
+use crate::string::LuaStr;
+use crate::thread::Thread;
+use crate::value::Value;
+use crate::vm::native::{Action, Ctx};
+use crate::vm::LuaResult;
+use rua_gc::{Gc, Trace, Tracer};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// A prototype loaded into a state: the compiled [`Proto`] plus its constants as values
+/// (strings interned) and its children as runtime prototypes.
+pub struct FnProto {
+    /// Copies of the hot header fields of `proto` (one pointer hop less on every call).
+    pub num_params: u8,
+    pub is_vararg: bool,
+    pub max_stack: u8,
+    pub proto: Rc<Proto>,
+    pub consts: Box<[Value]>,
+    pub children: Box<[Gc<FnProto>]>,
+    /// The chunk name as a Lua string (for `debug.getinfo().source`).
+    pub source: Gc<LuaStr>,
+}
+
+impl Trace for FnProto {
+    fn trace(&self, t: &mut Tracer) {
+        for c in self.consts.iter() {
+            c.trace(t);
+        }
+        for p in self.children.iter() {
+            t.mark(*p);
+        }
+        t.mark(self.source);
+    }
+    fn extra_size(&self) -> usize {
+        self.consts.len() * 16 + self.proto.code.len() * 8
+    }
+}
+
+/// State of an upvalue: open (aliasing a live stack slot of `thread`) or closed (owning its
+/// value).
+#[derive(Clone, Copy)]
+pub enum UpState {
+    Open { thread: Gc<Thread>, index: usize },
+    Closed(Value),
+}
+
+/// A captured variable shared between closures.
+pub struct UpVal {
+    pub state: Cell<UpState>,
+}
+
+impl UpVal {
+    /// Reads the variable's current value.
+    #[inline]
+    pub fn get(&self) -> Value {
+        match self.state.get() {
+            UpState::Closed(v) => v,
+            UpState::Open { thread, index } => thread.stack_get(index),
+        }
+    }
+
+    /// Writes the variable.
+    #[inline]
+    pub fn set(&self, v: Value) {
+        match self.state.get() {
+            UpState::Closed(_) => self.state.set(UpState::Closed(v)),
+            UpState::Open { thread, index } => thread.stack_set(index, v),
+        }
+    }
+
+    /// Stack index if open.
+    #[inline]
+    pub fn open_index(&self) -> Option<usize> {
+        match self.state.get() {
+            UpState::Open { index, .. } => Some(index),
+            UpState::Closed(_) => None,
+        }
+    }
+}
+
+impl Trace for UpVal {
+    fn trace(&self, t: &mut Tracer) {
+        match self.state.get() {
+            UpState::Closed(v) => v.trace(t),
+            UpState::Open { thread, .. } => t.mark(thread),
+        }
+    }
+}
+
+/// A Lua function value: a prototype plus its upvalues.
+pub struct LuaClosure {
+    pub proto: Gc<FnProto>,
+    pub upvals: Box<[Gc<UpVal>]>,
+}
+
+impl Trace for LuaClosure {
+    fn trace(&self, t: &mut Tracer) {
+        t.mark(self.proto);
+        for u in self.upvals.iter() {
+            t.mark(*u);
+        }
+    }
+    fn extra_size(&self) -> usize {
+        self.upvals.len() * 8
+    }
+}
+
+/// Signature of a native function.
+pub type NativeFn = fn(&mut Ctx<'_>) -> LuaResult<Action>;
+
+/// A boxed Rust closure usable as a native function (the embedding API builds these).
+pub type BoxedNativeFn = Box<dyn Fn(&mut Ctx<'_>) -> LuaResult<Action>>;
+
+/// The code of a native closure.
+pub enum NativeCode {
+    Fn(NativeFn),
+    Boxed(BoxedNativeFn),
+}
+
+/// A native function value with optional upvalues.
+pub struct NativeClosure {
+    pub code: NativeCode,
+    /// Name used when no better name can be derived from the call site.
+    pub name: &'static str,
+    pub upvals: Box<[Cell<Value>]>,
+}
+
+impl Trace for NativeClosure {
+    fn trace(&self, t: &mut Tracer) {
+        for u in self.upvals.iter() {
+            u.get().trace(t);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Lua strings ([`LuaStr`]: immutable byte strings with a cached hash) and the interner that
+//! makes every short string unique, so short-string equality is pointer equality.
+//!
+//! Short strings (at most [`SHORT_MAX`] bytes) are interned at creation; long strings are not,
+//! and hash lazily. The interner is weak: after marking, the collector removes unmarked strings
+//! from it ([`Interner::remove_dead`]) before sweeping.
+
+use rua_gc::{Gc, Heap, Trace, Tracer};
+use std::cell::Cell;
+
+/// Longest string that is interned.
+pub const SHORT_MAX: usize = 40;
+
+/// An immutable Lua string.
+pub struct LuaStr {
+    hash: Cell<u64>,
+    hashed: Cell<bool>,
+    bytes: Box<[u8]>,
+}
+
+impl Trace for LuaStr {
+    fn trace(&self, _t: &mut Tracer) {}
+    fn extra_size(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl LuaStr {
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    #[inline]
+    pub fn is_short(&self) -> bool {
+        self.bytes.len() <= SHORT_MAX
+    }
+
+    /// The string's hash (computed on first use for long strings).
+    #[inline]
+    pub fn hash(&self) -> u64 {
+        if self.hashed.get() {
+            self.hash.get()
+        } else {
+            let h = hash_bytes(&self.bytes);
+            self.hash.set(h);
+            self.hashed.set(true);
+            h
+        }
+    }
+
+    /// Content equality, using pointer equality when both are interned.
+    #[inline]
+    pub fn eq_gc(a: Gc<LuaStr>, b: Gc<LuaStr>) -> bool {
+        Gc::ptr_eq(a, b) || (!a.is_short() && a.bytes == b.bytes)
+    }
+
+    /// Lossy UTF-8 view for messages.
+    pub fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+}
+
+/// Hash function for strings (FxHash-style word mixing with a final avalanche).
+pub fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^= h >> 32;
+    h
+}
+
+/// The set of interned short strings.
+#[derive(Default)]
+pub struct Interner {
+    set: hashbrown::HashTable<Gc<LuaStr>>,
+}
+
+impl Interner {
+    /// Returns the string with content `bytes`, allocating it if needed.
+    pub fn intern(&mut self, heap: &mut Heap, bytes: &[u8]) -> Gc<LuaStr> {
+        if bytes.len() > SHORT_MAX {
+            return heap.alloc(LuaStr {
+                hash: Cell::new(0),
+                hashed: Cell::new(false),
+                bytes: bytes.into(),
+            });
+        }
+        let h = hash_bytes(bytes);
+        if let Some(s) = self.set.find(h, |s| s.as_bytes() == bytes) {
+            return *s;
+        }
+        let s = heap.alloc(LuaStr {
+            hash: Cell::new(h),
+            hashed: Cell::new(true),
+            bytes: bytes.into(),
+        });
+        self.set.insert_unique(h, s, |s| s.hash());
+        s
+    }
+
+    /// Like [`Interner::intern`] but takes ownership of a buffer (avoids a copy for long strings).
+    pub fn intern_vec(&mut self, heap: &mut Heap, bytes: Vec<u8>) -> Gc<LuaStr> {
+        if bytes.len() > SHORT_MAX {
+            return heap.alloc(LuaStr {
+                hash: Cell::new(0),
+                hashed: Cell::new(false),
+                bytes: bytes.into_boxed_slice(),
+            });
+        }
+        self.intern(heap, &bytes)
+    }
+
+    /// Forgets every string that was not marked in the current collection.
+    pub fn remove_dead(&mut self) {
+        self.set.retain(|s| s.is_marked());
+    }
+
+    /// Number of interned strings.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_strings_are_unique() {
+        let mut heap = Heap::new();
+        let mut i = Interner::default();
+        let a = i.intern(&mut heap, b"hello");
+        let b = i.intern_vec(&mut heap, b"hello".to_vec());
+        assert!(Gc::ptr_eq(a, b));
+        let long = vec![b'x'; 100];
+        let c = i.intern(&mut heap, &long);
+        let d = i.intern(&mut heap, &long);
+        assert!(!Gc::ptr_eq(c, d));
+        assert!(LuaStr::eq_gc(c, d));
+        assert_eq!(c.hash(), d.hash());
+        heap.tracer().mark(a);
+        heap.propagate();
+        i.remove_dead();
+        heap.sweep();
+        assert_eq!(i.len(), 1);
+        assert_eq!(heap.object_count(), 1);
+    }
+}

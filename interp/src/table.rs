@@ -1,0 +1,689 @@
+//! Lua tables: an array part for keys `1..=n` plus an open-addressing hash part.
+//!
+//! Invariants:
+//! * every key lives in exactly one part: an integer key `k` with `1 <= k <= array.len()` is in
+//!   the array part, everything else in the hash part;
+//! * hash-part keys are normalised (floats with an integral value are stored as integers) and
+//!   never nil or NaN (the VM rejects those before calling `set`);
+//! * assigning nil to an existing hash key keeps the key ("dead" entry), so `next` keeps
+//!   working while a traversal clears fields; dead entries disappear at the next rehash;
+//! * a table's interior is only touched through `&self` methods that copy values in and out and
+//!   never call back into Lua, so the `UnsafeCell` borrows below never overlap.
+
+use crate::string::LuaStr;
+use crate::value::Value;
+use rua_gc::{alloc_debt_add, Gc, Trace, Tracer};
+use std::cell::{Cell, UnsafeCell};
+
+/// Metamethods whose absence is cached in [`Table::flags`] (bit = absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CachedMeta {
+    Index = 0,
+    NewIndex = 1,
+    Gc = 2,
+    Mode = 3,
+    Len = 4,
+    Eq = 5,
+}
+
+/// Weak-mode bits.
+pub const WEAK_KEYS: u8 = 1;
+pub const WEAK_VALUES: u8 = 2;
+/// Not a weak mode: set once the table is in the collector's finalization list.
+const FINALIZER_REGISTERED: u8 = 4;
+
+#[derive(Clone, Copy, Default)]
+struct Node {
+    key: Value,
+    val: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    array: Vec<Value>,
+    /// Power-of-two sized (or empty); `Nil` key = free slot.
+    nodes: Vec<Node>,
+    /// Slots with a non-nil key (live or dead).
+    used: usize,
+}
+
+/// A Lua table.
+#[derive(Default)]
+pub struct Table {
+    inner: UnsafeCell<Inner>,
+    meta: Cell<Option<Gc<Table>>>,
+    /// Cache: bit `CachedMeta as u8` set means that metamethod is known to be absent from this
+    /// table (when used as a metatable). Cleared by every store.
+    flags: Cell<u8>,
+    weak: Cell<u8>,
+}
+
+/// Error from `next` with a key that is not in the table.
+#[derive(Debug)]
+pub struct InvalidKey;
+
+#[inline]
+fn hash_int(i: i64) -> u64 {
+    let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^ (x >> 29)
+}
+
+#[inline]
+fn hash_value(k: &Value) -> u64 {
+    match *k {
+        Value::Int(i) => hash_int(i),
+        Value::Str(s) => s.hash(),
+        Value::Float(f) => hash_int(f.to_bits() as i64),
+        Value::Bool(b) => b as u64 + 1,
+        _ => hash_int(k.gc_addr() as i64),
+    }
+}
+
+/// Key equality for normalised keys (int/float never mix: integral floats are ints).
+#[inline]
+fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => LuaStr::eq_gc(*x, *y),
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => a.raw_eq(b) && std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
+}
+
+/// Normalises a key: floats with integral values become integers.
+#[inline]
+pub fn normalize_key(k: Value) -> Value {
+    if let Value::Float(f) = k {
+        if let Some(i) = crate::number::float_to_int_exact(f) {
+            return Value::Int(i);
+        }
+    }
+    k
+}
+
+impl Inner {
+    #[inline]
+    fn find_slot(&self, key: &Value, h: u64) -> Option<usize> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            let n = &self.nodes[i];
+            if n.key.is_nil() {
+                return None;
+            }
+            if key_eq(&n.key, key) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn get_hash(&self, key: &Value) -> Value {
+        match self.find_slot(key, hash_value(key)) {
+            Some(i) => self.nodes[i].val,
+            None => Value::Nil,
+        }
+    }
+
+    #[inline]
+    fn get_str(&self, s: Gc<LuaStr>) -> Value {
+        if self.nodes.is_empty() {
+            return Value::Nil;
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = (s.hash() as usize) & mask;
+        loop {
+            let n = &self.nodes[i];
+            match n.key {
+                Value::Nil => return Value::Nil,
+                Value::Str(k) if LuaStr::eq_gc(k, s) => return n.val,
+                _ => {}
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn get_int(&self, i: i64) -> Value {
+        let idx = (i as u64).wrapping_sub(1);
+        if idx < self.array.len() as u64 {
+            self.array[idx as usize]
+        } else {
+            self.get_hash(&Value::Int(i))
+        }
+    }
+
+    fn set(&mut self, key: Value, val: Value) {
+        if let Value::Int(i) = key {
+            let idx = (i as u64).wrapping_sub(1);
+            let len = self.array.len() as u64;
+            if idx < len {
+                self.array[idx as usize] = val;
+                return;
+            }
+            if idx == len && !val.is_nil() {
+                // Appending right after the array part: move into the array.
+                if let Some(slot) = self.find_slot(&key, hash_value(&key)) {
+                    self.nodes[slot].val = Value::Nil;
+                }
+                let cap = self.array.capacity();
+                self.array.push(val);
+                if self.array.capacity() != cap {
+                    alloc_debt_add((self.array.capacity() - cap) * 16);
+                }
+                self.migrate_from_hash();
+                return;
+            }
+        }
+        let h = hash_value(&key);
+        if let Some(slot) = self.find_slot(&key, h) {
+            self.nodes[slot].val = val;
+            return;
+        }
+        if val.is_nil() {
+            return;
+        }
+        if (self.used + 1) * 4 > self.nodes.len() * 3 {
+            self.rehash(&key);
+            // The key may now belong to the array part.
+            return self.set(key, val);
+        }
+        self.insert_new(key, val, h);
+    }
+
+    /// After the array grew, pull the following integer keys out of the hash part.
+    fn migrate_from_hash(&mut self) {
+        if self.used == 0 {
+            return;
+        }
+        loop {
+            let next = Value::Int(self.array.len() as i64 + 1);
+            match self.find_slot(&next, hash_value(&next)) {
+                Some(slot) if !self.nodes[slot].val.is_nil() => {
+                    let v = self.nodes[slot].val;
+                    self.nodes[slot].val = Value::Nil;
+                    self.array.push(v);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn insert_new(&mut self, key: Value, val: Value, h: u64) {
+        let mask = self.nodes.len() - 1;
+        let mut i = (h as usize) & mask;
+        while !self.nodes[i].key.is_nil() {
+            i = (i + 1) & mask;
+        }
+        self.nodes[i] = Node { key, val };
+        self.used += 1;
+    }
+
+    /// Rebuilds both parts sized for the live entries plus `extra`.
+    fn rehash(&mut self, extra: &Value) {
+        // nums[b]: number of integer keys k with 2^(b-1) < k <= 2^b (nums[0]: k == 1).
+        let mut nums = [0usize; 65];
+        let mut total_int = 0usize;
+        let count_int = |k: i64, nums: &mut [usize; 65], total: &mut usize| {
+            if k >= 1 {
+                let b = 64 - ((k - 1) as u64).leading_zeros() as usize;
+                nums[b] += 1;
+                *total += 1;
+            }
+        };
+        for (i, v) in self.array.iter().enumerate() {
+            if !v.is_nil() {
+                count_int(i as i64 + 1, &mut nums, &mut total_int);
+            }
+        }
+        let mut live_hash = 0usize;
+        for n in &self.nodes {
+            if !n.key.is_nil() && !n.val.is_nil() {
+                live_hash += 1;
+                if let Value::Int(k) = n.key {
+                    count_int(k, &mut nums, &mut total_int);
+                }
+            }
+        }
+        if let Value::Int(k) = *extra {
+            count_int(k, &mut nums, &mut total_int);
+        }
+        // Largest power of two n such that more than n/2 of the slots 1..=n would be used.
+        let mut acc = 0usize;
+        let mut array_size = 0usize;
+        let mut in_array = 0usize;
+        for (b, &c) in nums.iter().enumerate().take(62) {
+            let twotoi = 1usize << b;
+            if total_int <= twotoi / 2 {
+                break;
+            }
+            acc += c;
+            if acc > twotoi / 2 {
+                array_size = twotoi;
+                in_array = acc;
+            }
+        }
+        let total = self.array.iter().filter(|v| !v.is_nil()).count() + live_hash + 1;
+        let hash_count = total - in_array.min(total);
+        let old_array = std::mem::take(&mut self.array);
+        let old_nodes = std::mem::take(&mut self.nodes);
+        let old_bytes = old_array.capacity() * 16 + old_nodes.capacity() * 32;
+        self.array = vec![Value::Nil; array_size];
+        let node_size = if hash_count == 0 {
+            0
+        } else {
+            (hash_count * 4 / 3 + 1).next_power_of_two().max(4)
+        };
+        self.nodes = vec![Node::default(); node_size];
+        self.used = 0;
+        let new_bytes = self.array.capacity() * 16 + self.nodes.capacity() * 32;
+        if new_bytes > old_bytes {
+            alloc_debt_add(new_bytes - old_bytes);
+        }
+        for (i, v) in old_array.into_iter().enumerate() {
+            if !v.is_nil() {
+                self.reinsert(Value::Int(i as i64 + 1), v);
+            }
+        }
+        for n in old_nodes {
+            if !n.key.is_nil() && !n.val.is_nil() {
+                self.reinsert(n.key, n.val);
+            }
+        }
+        // Trim trailing nils so that appends continue to use the fast path.
+        while matches!(self.array.last(), Some(Value::Nil)) {
+            self.array.pop();
+        }
+    }
+
+    fn reinsert(&mut self, key: Value, val: Value) {
+        if let Value::Int(i) = key {
+            let idx = (i as u64).wrapping_sub(1);
+            if idx < self.array.len() as u64 {
+                self.array[idx as usize] = val;
+                return;
+            }
+        }
+        if self.nodes.is_empty() || (self.used + 1) * 4 > self.nodes.len() * 3 {
+            // Can only happen if the sizing above undercounted; grow defensively.
+            let mut bigger = vec![Node::default(); (self.nodes.len() * 2).max(4)];
+            std::mem::swap(&mut bigger, &mut self.nodes);
+            self.used = 0;
+            for n in bigger {
+                if !n.key.is_nil() {
+                    let h = hash_value(&n.key);
+                    self.insert_new(n.key, n.val, h);
+                }
+            }
+        }
+        let h = hash_value(&key);
+        self.insert_new(key, val, h);
+    }
+
+    fn border(&self) -> u64 {
+        let n = self.array.len();
+        if n > 0 && self.array[n - 1].is_nil() {
+            // Binary search for a border inside the array: array[lo] non-nil (or lo == 0),
+            // array[hi] nil.
+            let (mut lo, mut hi) = (0usize, n);
+            while hi - lo > 1 {
+                let m = (lo + hi) / 2;
+                if self.array[m - 1].is_nil() {
+                    hi = m;
+                } else {
+                    lo = m;
+                }
+            }
+            return lo as u64;
+        }
+        if self.used == 0 {
+            return n as u64;
+        }
+        // Unbounded search in the hash part.
+        let mut i = n as u64;
+        let mut j = i + 1;
+        while !self.get_int(j as i64).is_nil() {
+            i = j;
+            if j > (i64::MAX as u64) / 2 {
+                // Pathological: linear search.
+                let mut k = 1u64;
+                while !self.get_int(k as i64).is_nil() {
+                    k += 1;
+                }
+                return k - 1;
+            }
+            j *= 2;
+        }
+        while j - i > 1 {
+            let m = (i + j) / 2;
+            if self.get_int(m as i64).is_nil() {
+                j = m;
+            } else {
+                i = m;
+            }
+        }
+        i
+    }
+}
+
+impl Table {
+    /// A table with room for `narray` array items and `nhash` hash entries.
+    pub fn with_capacity(narray: usize, nhash: usize) -> Table {
+        let t = Table::default();
+        let inner = t.inner_mut();
+        inner.array.reserve_exact(narray);
+        if nhash > 0 {
+            let size = (nhash * 4 / 3 + 1).next_power_of_two().max(4);
+            inner.nodes = vec![Node::default(); size];
+        }
+        t
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    fn inner_mut(&self) -> &mut Inner {
+        // SAFETY: see the module invariants: methods borrow the interior only for their own
+        // duration, never call out, and the VM is single-threaded, so no two borrows overlap.
+        unsafe { &mut *self.inner.get() }
+    }
+
+    #[inline]
+    fn inner(&self) -> &Inner {
+        // SAFETY: as for `inner_mut`.
+        unsafe { &*self.inner.get() }
+    }
+
+    /// Raw get (no metamethods).
+    #[inline]
+    pub fn get(&self, key: Value) -> Value {
+        match key {
+            Value::Int(i) => self.inner().get_int(i),
+            Value::Str(s) => self.inner().get_str(s),
+            Value::Nil => Value::Nil,
+            Value::Float(f) => match crate::number::float_to_int_exact(f) {
+                Some(i) => self.inner().get_int(i),
+                None => self.inner().get_hash(&key),
+            },
+            _ => self.inner().get_hash(&key),
+        }
+    }
+
+    /// Raw get with an integer key.
+    #[inline]
+    pub fn get_int(&self, i: i64) -> Value {
+        self.inner().get_int(i)
+    }
+
+    /// Raw get with a string key.
+    #[inline]
+    pub fn get_str(&self, s: Gc<LuaStr>) -> Value {
+        self.inner().get_str(s)
+    }
+
+    /// Raw set. The key must not be nil or NaN (the caller raises the Lua error).
+    #[inline]
+    pub fn set(&self, key: Value, val: Value) {
+        debug_assert!(!key.is_nil());
+        self.flags.set(0);
+        let key = normalize_key(key);
+        self.inner_mut().set(key, val)
+    }
+
+    /// Raw set with an integer key.
+    #[inline]
+    pub fn set_int(&self, i: i64, val: Value) {
+        let inner = self.inner_mut();
+        let idx = (i as u64).wrapping_sub(1);
+        if idx < inner.array.len() as u64 {
+            inner.array[idx as usize] = val;
+        } else {
+            self.flags.set(0);
+            inner.set(Value::Int(i), val)
+        }
+    }
+
+    /// The border `#t` (raw).
+    pub fn len(&self) -> u64 {
+        self.inner().border()
+    }
+
+    /// `true` if `#t == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size of the array part.
+    pub fn array_len(&self) -> usize {
+        self.inner().array.len()
+    }
+
+    /// Traversal: the entry after `key` (`Nil` starts), or `None` at the end.
+    pub fn next(&self, key: Value) -> Result<Option<(Value, Value)>, InvalidKey> {
+        let inner = self.inner();
+        let alen = inner.array.len();
+        let mut pos = match normalize_key(key) {
+            Value::Nil => 0,
+            Value::Int(i) if i >= 1 && (i as u64) <= alen as u64 => i as usize,
+            k => match inner.find_slot(&k, hash_value(&k)) {
+                Some(slot) => alen + slot + 1,
+                None => return Err(InvalidKey),
+            },
+        };
+        while pos < alen {
+            let v = inner.array[pos];
+            if !v.is_nil() {
+                return Ok(Some((Value::Int(pos as i64 + 1), v)));
+            }
+            pos += 1;
+        }
+        let mut slot = pos - alen;
+        while slot < inner.nodes.len() {
+            let n = &inner.nodes[slot];
+            if !n.key.is_nil() && !n.val.is_nil() {
+                return Ok(Some((n.key, n.val)));
+            }
+            slot += 1;
+        }
+        Ok(None)
+    }
+
+    #[inline]
+    pub fn metatable(&self) -> Option<Gc<Table>> {
+        self.meta.get()
+    }
+
+    /// Sets the metatable; `weak` is the weak mode (`WEAK_KEYS | WEAK_VALUES` bits) computed by
+    /// the caller from the metatable's `__mode`.
+    pub fn set_metatable(&self, mt: Option<Gc<Table>>, weak: u8) {
+        self.meta.set(mt);
+        self.weak
+            .set((self.weak.get() & FINALIZER_REGISTERED) | (weak & (WEAK_KEYS | WEAK_VALUES)));
+    }
+
+    /// `true` if the metamethod is known to be absent (cache bit set).
+    #[inline]
+    pub fn meta_absent(&self, m: CachedMeta) -> bool {
+        self.flags.get() & (1 << m as u8) != 0
+    }
+
+    /// Records that the metamethod is absent.
+    #[inline]
+    pub fn set_meta_absent(&self, m: CachedMeta) {
+        self.flags.set(self.flags.get() | (1 << m as u8));
+    }
+
+    /// `true` if this table was registered for finalization.
+    pub fn finalizer_registered(&self) -> bool {
+        self.weak.get() & FINALIZER_REGISTERED != 0
+    }
+
+    /// Marks the table as registered for finalization.
+    pub fn set_finalizer_registered(&self) {
+        self.weak.set(self.weak.get() | FINALIZER_REGISTERED);
+    }
+
+    /// Weak mode bits.
+    pub fn weak_mode(&self) -> u8 {
+        self.weak.get() & (WEAK_KEYS | WEAK_VALUES)
+    }
+
+    /// Appends the array part and then the hash part entries (live only) — for bulk reads.
+    pub fn array_slice_copy(&self, from: usize, to: usize) -> Vec<Value> {
+        (from..=to).map(|i| self.get_int(i as i64)).collect()
+    }
+}
+
+impl Trace for Table {
+    fn trace(&self, t: &mut Tracer) {
+        if let Some(mt) = self.meta.get() {
+            t.mark(mt);
+        }
+        let inner = self.inner();
+        let weak = self.weak_mode();
+        if weak == 0 {
+            for v in &inner.array {
+                v.trace(t);
+            }
+            for n in &inner.nodes {
+                // Tombstone keys (nil value) are marked too: string keys are compared by
+                // content, so they must stay valid while they sit in the hash part.
+                n.key.trace(t);
+                n.val.trace(t);
+            }
+            return;
+        }
+        // SAFETY: `self` is the value of a live GcBox<Table> (we are being traced).
+        let me = unsafe { Gc::from_ptr(self as *const Table) };
+        t.register_weak(me);
+        // Strings are never weak; strong parts are marked now.
+        for v in &inner.array {
+            if weak & WEAK_VALUES == 0 || matches!(v, Value::Str(_)) {
+                v.trace(t);
+            }
+        }
+        for n in &inner.nodes {
+            if matches!(n.key, Value::Str(_)) {
+                n.key.trace(t);
+            }
+            if n.val.is_nil() {
+                continue;
+            }
+            if weak & WEAK_KEYS == 0 {
+                n.key.trace(t);
+            }
+            // Values of weak-value tables are not marked (strings are values, never cleared);
+            // values of ephemeron tables are marked in `trace_ephemeron`.
+            if matches!(n.val, Value::Str(_)) {
+                n.val.trace(t);
+            }
+        }
+    }
+
+    fn trace_ephemeron(&self, t: &mut Tracer) -> bool {
+        let weak = self.weak_mode();
+        if weak & WEAK_KEYS == 0 || weak & WEAK_VALUES != 0 {
+            return false;
+        }
+        let mut changed = false;
+        for n in &self.inner().nodes {
+            if n.val.is_nil() {
+                continue;
+            }
+            if !n.key.is_dead_object() && n.val.is_dead_object() {
+                n.val.trace(t);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    fn clear_weak(&self, values_only: bool) {
+        let weak = self.weak_mode();
+        let inner = self.inner_mut();
+        if weak & WEAK_VALUES != 0 {
+            for v in inner.array.iter_mut() {
+                if v.is_dead_object() {
+                    *v = Value::Nil;
+                }
+            }
+        }
+        for n in inner.nodes.iter_mut() {
+            if n.val.is_nil() {
+                continue;
+            }
+            let dead_key = !values_only && weak & WEAK_KEYS != 0 && n.key.is_dead_object();
+            let dead_val = weak & WEAK_VALUES != 0 && n.val.is_dead_object();
+            if dead_key || dead_val {
+                n.val = Value::Nil;
+            }
+        }
+    }
+
+    fn extra_size(&self) -> usize {
+        let inner = self.inner();
+        inner.array.capacity() * 16 + inner.nodes.capacity() * 32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_and_hash_parts() {
+        let t = Table::default();
+        for i in 1..=100 {
+            t.set(Value::Int(i), Value::Int(i * 10));
+        }
+        assert_eq!(t.len(), 100);
+        assert_eq!(t.array_len(), 100);
+        assert!(matches!(t.get(Value::Int(50)), Value::Int(500)));
+        assert!(matches!(t.get(Value::Float(50.0)), Value::Int(500)));
+        t.set(Value::Int(1000), Value::Bool(true));
+        t.set(Value::Float(1.5), Value::Bool(false));
+        assert!(matches!(t.get(Value::Float(1.5)), Value::Bool(false)));
+        assert!(matches!(t.get(Value::Int(1000)), Value::Bool(true)));
+        assert_eq!(t.len(), 100);
+        t.set(Value::Int(100), Value::Nil);
+        assert_eq!(t.len(), 99);
+    }
+
+    #[test]
+    fn reverse_fill_moves_to_array_on_rehash() {
+        let t = Table::default();
+        for i in (1..=64).rev() {
+            t.set(Value::Int(i), Value::Int(i));
+        }
+        assert_eq!(t.len(), 64);
+        let mut n = 0;
+        let mut k = Value::Nil;
+        while let Some((key, _)) = t.next(k).unwrap() {
+            n += 1;
+            k = key;
+        }
+        assert_eq!(n, 64);
+    }
+
+    #[test]
+    fn next_survives_clearing() {
+        let t = Table::default();
+        for i in 0..50 {
+            t.set(Value::Float(i as f64 + 0.5), Value::Int(i));
+        }
+        let mut k = Value::Nil;
+        let mut seen = 0;
+        while let Some((key, _)) = t.next(k).unwrap() {
+            t.set(key, Value::Nil);
+            seen += 1;
+            k = key;
+        }
+        assert_eq!(seen, 50);
+        assert!(t.next(Value::Nil).unwrap().is_none());
+        assert!(t.next(Value::Float(1000.5)).is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! Lua threads (coroutines): a value stack, a frame stack and the list of open upvalues.
+//!
+//! The stack is a `Vec<Value>` whose length is always at least the top of the highest frame
+//! (`base + max_stack` of a Lua frame, the pushed values of a native frame). Every slot below the
+//! length holds a valid value, so the collector can mark the whole vector. The interior is only
+//! accessed by the VM, which never keeps a Rust reference into it across an operation that may
+//! resize it (it re-derives raw register pointers after calls instead).
+
+use crate::func::{UpState, UpVal};
+use crate::value::Value;
+use crate::vm::frame::Frame;
+use rua_gc::{Gc, Trace, Tracer};
+use std::cell::UnsafeCell;
+
+/// Coroutine status, as `coroutine.status` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadStatus {
+    /// Created or yielded: can be resumed.
+    Suspended,
+    /// Currently executing.
+    Running,
+    /// Resumed another coroutine and waits for it.
+    Normal,
+    /// Finished or died with an error.
+    Dead,
+}
+
+/// The mutable interior of a thread.
+pub struct ThreadData {
+    pub stack: Vec<Value>,
+    pub frames: Vec<Frame>,
+    /// Open upvalues, sorted by stack index (ascending).
+    pub open_upvals: Vec<Gc<UpVal>>,
+    /// Stack indexes of pending to-be-closed variables (ascending).
+    pub tbc: Vec<usize>,
+    pub status: ThreadStatus,
+    /// End of the values produced by the last multi-result operation.
+    pub top: usize,
+    /// The thread that resumed this one (while running / normal).
+    pub resumer: Option<Gc<Thread>>,
+    /// `true` once the coroutine's body function has been started.
+    pub started: bool,
+    /// Number of nested native-to-Lua calls on this thread that cannot be yielded across.
+    pub nny: u32,
+    /// Error value of a coroutine that died with an error (for `coroutine.close`).
+    pub error: Option<Value>,
+}
+
+/// A Lua thread object.
+pub struct Thread {
+    data: UnsafeCell<ThreadData>,
+}
+
+impl Thread {
+    pub fn new() -> Thread {
+        Thread {
+            data: UnsafeCell::new(ThreadData {
+                stack: Vec::with_capacity(64),
+                frames: Vec::new(),
+                open_upvals: Vec::new(),
+                tbc: Vec::new(),
+                status: ThreadStatus::Suspended,
+                top: 0,
+                resumer: None,
+                started: false,
+                nny: 0,
+                error: None,
+            }),
+        }
+    }
+
+    /// Mutable access to the interior.
+    ///
+    /// The VM is single-threaded and callers must not hold two results of `data()` for the same
+    /// thread at once (each use is a short, non-reentrant access).
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub fn data(&self) -> &mut ThreadData {
+        // SAFETY: single-threaded VM; see the module docs and this method's contract: borrows
+        // are short and never overlap for the same thread.
+        unsafe { &mut *self.data.get() }
+    }
+
+    #[inline]
+    pub fn stack_get(&self, i: usize) -> Value {
+        self.data().stack[i]
+    }
+
+    #[inline]
+    pub fn stack_set(&self, i: usize, v: Value) {
+        self.data().stack[i] = v;
+    }
+
+    #[inline]
+    pub fn status(&self) -> ThreadStatus {
+        self.data().status
+    }
+}
+
+impl Default for Thread {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadData {
+    /// Returns the open upvalue for stack slot `index`, creating it if needed.
+    pub fn find_upval(
+        &mut self,
+        me: Gc<Thread>,
+        index: usize,
+        alloc: &mut dyn FnMut(UpVal) -> Gc<UpVal>,
+    ) -> Gc<UpVal> {
+        match self
+            .open_upvals
+            .binary_search_by(|u| u.open_index().unwrap_or(0).cmp(&index))
+        {
+            Ok(pos) => self.open_upvals[pos],
+            Err(pos) => {
+                let u = alloc(UpVal {
+                    state: std::cell::Cell::new(UpState::Open { thread: me, index }),
+                });
+                self.open_upvals.insert(pos, u);
+                u
+            }
+        }
+    }
+
+    /// Closes every open upvalue at stack index `>= level`.
+    pub fn close_upvals(&mut self, level: usize) {
+        while let Some(&u) = self.open_upvals.last() {
+            match u.open_index() {
+                Some(i) if i >= level => {
+                    let v = self.stack[i];
+                    u.state.set(UpState::Closed(v));
+                    self.open_upvals.pop();
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Makes sure the stack has at least `len` slots (filling with nil).
+    #[inline]
+    pub fn ensure_len(&mut self, len: usize) {
+        if self.stack.len() < len {
+            let cap = self.stack.capacity();
+            self.stack.resize(len, Value::Nil);
+            if self.stack.capacity() != cap {
+                rua_gc::alloc_debt_add((self.stack.capacity() - cap) * 16);
+            }
+        }
+    }
+}
+
+impl Trace for Thread {
+    fn trace(&self, t: &mut Tracer) {
+        let d = self.data();
+        for v in &d.stack {
+            v.trace(t);
+        }
+        for f in &d.frames {
+            f.trace(t);
+        }
+        for u in &d.open_upvals {
+            t.mark(*u);
+        }
+        if let Some(r) = d.resumer {
+            t.mark(r);
+        }
+        if let Some(e) = d.error {
+            e.trace(t);
+        }
+    }
+    fn extra_size(&self) -> usize {
+        let d = self.data();
+        d.stack.capacity() * 16 + d.frames.capacity() * std::mem::size_of::<Frame>()
+    }
+}

@@ -1,0 +1,177 @@
+//! Garbage-collection policy: when to collect, what the roots are, and the Lua-specific
+//! phases around the heap's mark & sweep (weak tables in Lua's order, string interner,
+//! `__gc` finalizers with resurrection).
+//!
+//! Collections are full, stop-the-world mark & sweep, run only at VM safepoints. Pacing follows
+//! Lua's `pause` parameter: the next collection starts when the heap has grown to
+//! `pause`% of the bytes that survived the last one.
+
+use crate::value::Value;
+use crate::vm::{GcMode, State, Tm};
+use rua_gc::Heap;
+
+/// Collector state and tuning.
+pub struct GcState {
+    /// Collect when the heap holds more than this many bytes.
+    pub threshold: usize,
+    /// Growth factor in percent (Lua's `pause`, default 200).
+    pub pause: usize,
+    pub stepmul: usize,
+    /// `false` after `collectgarbage("stop")`.
+    pub running: bool,
+    pub mode: GcMode,
+    /// Objects (tables, userdata) whose metatable had `__gc` when it was set.
+    pub finobj: Vec<Value>,
+    /// Objects found unreachable, waiting for their finalizer.
+    pub tobefnz: Vec<Value>,
+    /// `true` while finalizers run (no nested collections).
+    pub in_finalizer: bool,
+    pub collections: u64,
+}
+
+impl GcState {
+    pub fn new() -> GcState {
+        GcState {
+            threshold: 1 << 20,
+            pause: 200,
+            stepmul: 100,
+            running: true,
+            mode: GcMode::Incremental,
+            finobj: Vec::new(),
+            tobefnz: Vec::new(),
+            in_finalizer: false,
+            collections: 0,
+        }
+    }
+
+    /// Cheap check done at safepoints.
+    #[inline]
+    pub fn should_collect(&self, heap: &mut Heap) -> bool {
+        self.running && heap.bytes() > self.threshold
+    }
+}
+
+impl Default for GcState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    /// A collection triggered by allocation at a safepoint.
+    pub fn collect_step(&mut self) {
+        if self.gc.in_finalizer {
+            // Postpone: raise the threshold a little to avoid re-checking constantly.
+            self.gc.threshold = self.heap.bytes() + (1 << 20);
+            return;
+        }
+        self.full_gc();
+    }
+
+    /// Runs a full collection and then pending finalizers.
+    pub fn full_gc(&mut self) {
+        self.mark_roots();
+        self.heap.propagate();
+        // Weak values are cleared before objects with finalizers are resurrected.
+        self.heap.clear_weak(true);
+        // Separate unreachable objects with finalizers and resurrect them.
+        let (newly, keep): (Vec<Value>, Vec<Value>) = std::mem::take(&mut self.gc.finobj)
+            .into_iter()
+            .partition(|v| v.is_dead_object());
+        self.gc.finobj = keep;
+        if !newly.is_empty() {
+            // `tobefnz` is popped from the end: the last registered is finalized first, as in
+            // Lua.
+            for v in &newly {
+                v.trace(self.heap.tracer());
+            }
+            self.gc.tobefnz.extend(newly);
+            self.heap.propagate();
+        }
+        self.heap.clear_weak(false);
+        self.strings.remove_dead();
+        let live = self.heap.sweep();
+        self.gc.collections += 1;
+        self.gc.threshold = (live / 100).saturating_mul(self.gc.pause).max(1 << 20);
+        self.run_finalizers();
+    }
+
+    fn mark_roots(&mut self) {
+        let t = self.heap.tracer();
+        t.mark(self.registry);
+        t.mark(self.globals);
+        t.mark(self.loaded);
+        t.mark(self.main_thread);
+        t.mark(self.current);
+        for s in &self.tm_names {
+            t.mark(*s);
+        }
+        for m in self.type_metas.iter().flatten() {
+            t.mark(*m);
+        }
+        for v in &self.roots {
+            v.trace(t);
+        }
+        for th in &self.task_threads {
+            t.mark(*th);
+        }
+        // Objects waiting for finalization stay alive until finalized.
+        for v in &self.gc.tobefnz {
+            v.trace(t);
+        }
+    }
+
+    /// Calls pending `__gc` metamethods (errors in finalizers are ignored, as warnings are off
+    /// by default).
+    pub fn run_finalizers(&mut self) {
+        if self.gc.in_finalizer {
+            return;
+        }
+        self.gc.in_finalizer = true;
+        while let Some(v) = self.gc.tobefnz.pop() {
+            let tm = self.get_tm(v, Tm::Gc);
+            if tm.is_function() {
+                let was_running = self.gc.running;
+                self.gc.running = false;
+                let _ = self.call_value(tm, &[v], 0);
+                self.gc.running = was_running;
+            }
+        }
+        self.gc.in_finalizer = false;
+    }
+
+    /// Registers `obj` for finalization if its new metatable has `__gc` (called by
+    /// `setmetatable`).
+    pub fn check_finalizer(&mut self, obj: Value) {
+        if let Some(mt) = self.metatable_of(obj) {
+            let tm = mt.get_str(self.tm_names[Tm::Gc as usize]);
+            let registered = match obj {
+                Value::Table(t) => t.finalizer_registered(),
+                Value::UserData(u) => u.finalizer_registered.replace(true),
+                _ => return,
+            };
+            if !tm.is_nil() && !registered {
+                if let Value::Table(t) = obj {
+                    t.set_finalizer_registered();
+                }
+                self.gc.finobj.push(obj);
+            } else if tm.is_nil() {
+                if let Value::UserData(u) = obj {
+                    u.finalizer_registered.set(registered);
+                }
+            }
+        }
+    }
+
+    /// Runs finalizers of all objects (at state close), as `lua_close` does.
+    pub fn finalize_all(&mut self) {
+        let all = std::mem::take(&mut self.gc.finobj);
+        self.gc.tobefnz.extend(all);
+        self.run_finalizers();
+    }
+
+    /// Memory in use, in bytes.
+    pub fn memory_in_use(&mut self) -> usize {
+        self.heap.bytes()
+    }
+}

@@ -1,0 +1,186 @@
+//! Running Lua calls as futures, so that Lua threads can await async host functions.
+//!
+//! A [`Task`] owns a fresh Lua thread running one call. [`TaskFuture`] polls it: it borrows the
+//! state only while the VM runs, and polls an awaited host future with the state *not*
+//! borrowed, so the future may itself use the state and many tasks of one state can await
+//! concurrently. A coroutine resumed inside a task that awaits makes the whole task pending.
+
+use crate::thread::{Thread, ThreadStatus};
+use crate::value::Value;
+use crate::vm::exec::{Flow, RunExit};
+use crate::vm::native::{Completion, Ctx, HostFuture};
+use crate::vm::{LuaResult, State};
+use rua_gc::Gc;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// One call running on its own Lua thread.
+pub struct Task {
+    thread: Gc<Thread>,
+    started: bool,
+    /// Thread that was running when the task suspended on an await.
+    awaiting: Option<Gc<Thread>>,
+    pending: Option<HostFuture>,
+    completion: Option<Completion>,
+    done: bool,
+}
+
+/// Outcome of running a task for a while.
+pub enum TaskStep {
+    Done(LuaResult<Vec<Value>>),
+    Pending(HostFuture),
+}
+
+impl State {
+    /// Creates a task that will call `f(args...)`.
+    pub fn spawn_task(&mut self, f: Value, args: &[Value]) -> Task {
+        let th = self.heap.alloc(Thread::new());
+        {
+            let d = th.data();
+            d.stack.push(f);
+            d.stack.extend_from_slice(args);
+            d.status = ThreadStatus::Running;
+        }
+        self.task_threads.push(th);
+        Task {
+            thread: th,
+            started: false,
+            awaiting: None,
+            pending: None,
+            completion: None,
+            done: false,
+        }
+    }
+
+    /// Runs `task` until it finishes or awaits a host future.
+    pub fn resume_task(&mut self, task: &mut Task) -> TaskStep {
+        let prev = self.current;
+        let prev_async = self.in_async;
+        self.in_async = true;
+        let th = task.thread;
+        let r = if !task.started {
+            task.started = true;
+            self.current = th;
+            self.run_call(0, -1)
+        } else {
+            self.current = task.awaiting.take().unwrap_or(th);
+            let completion = task
+                .completion
+                .take()
+                .expect("task resumed without completion");
+            let flow = self.apply_completion(completion);
+            let flow = match flow {
+                Ok(f) => Ok(f),
+                Err(e) => self.throw(e, th, 0),
+            };
+            match flow {
+                Ok(Flow::Continue) => self.run(th, 0),
+                Ok(Flow::Exit(n)) => Ok(RunExit::Done(n)),
+                Ok(Flow::Await(f)) => Ok(RunExit::Await(f)),
+                Err(e) => Err(e),
+            }
+        };
+        let step = match r {
+            Ok(RunExit::Done(n)) => {
+                let vals = th.data().stack[..n].to_vec();
+                TaskStep::Done(Ok(vals))
+            }
+            Ok(RunExit::Await(f)) => {
+                task.awaiting = Some(self.current);
+                TaskStep::Pending(f)
+            }
+            Err(e) => TaskStep::Done(Err(e)),
+        };
+        if let TaskStep::Done(_) = step {
+            task.done = true;
+            self.finish_task(th);
+        }
+        self.current = prev;
+        self.in_async = prev_async;
+        step
+    }
+
+    fn apply_completion(&mut self, c: Completion) -> LuaResult<Flow> {
+        let d = self.current.data();
+        let fr = *d.frames.last().expect("awaiting native frame");
+        let nargs = d.stack.len() - fr.base;
+        let action = {
+            let mut ctx = Ctx {
+                st: self,
+                base: fr.base,
+                nargs,
+            };
+            c(&mut ctx)?
+        };
+        self.handle_action(action)
+    }
+
+    fn finish_task(&mut self, th: Gc<Thread>) {
+        th.data().status = ThreadStatus::Dead;
+        th.data().close_upvals(0);
+        self.task_threads.retain(|t| !Gc::ptr_eq(*t, th));
+    }
+
+    /// Forgets a task that will not be polled again (its future was dropped).
+    pub fn cancel_task(&mut self, task: &mut Task) {
+        if !task.done {
+            task.done = true;
+            task.pending = None;
+            let th = task.thread;
+            th.data().frames.clear();
+            th.data().stack.clear();
+            self.finish_task(th);
+        }
+    }
+}
+
+/// A future running a Lua call on a shared state.
+pub struct TaskFuture {
+    state: Rc<RefCell<State>>,
+    task: Task,
+}
+
+impl TaskFuture {
+    /// Starts `f(args...)` as a task of `state`.
+    pub fn new(state: Rc<RefCell<State>>, f: Value, args: &[Value]) -> TaskFuture {
+        let task = state.borrow_mut().spawn_task(f, args);
+        TaskFuture { state, task }
+    }
+}
+
+impl Future for TaskFuture {
+    type Output = LuaResult<Vec<Value>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            if let Some(fut) = this.task.pending.as_mut() {
+                match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(c) => {
+                        this.task.pending = None;
+                        this.task.completion = Some(c);
+                    }
+                }
+            }
+            let step = this.state.borrow_mut().resume_task(&mut this.task);
+            match step {
+                TaskStep::Done(r) => return Poll::Ready(r),
+                TaskStep::Pending(f) => this.task.pending = Some(f),
+            }
+        }
+    }
+}
+
+impl Drop for TaskFuture {
+    fn drop(&mut self) {
+        // Drop the host future first, then release the thread.
+        self.task.pending = None;
+        if let Ok(mut st) = self.state.try_borrow_mut() {
+            st.cancel_task(&mut self.task);
+        }
+    }
+}

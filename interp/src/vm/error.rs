@@ -1,0 +1,129 @@
+//! Lua errors as Rust values, and the construction of runtime error messages with positions
+//! (`chunk:line:`) and variable names ("attempt to index a nil value (local 'x')").
+
+use crate::value::Value;
+use crate::vm::frame::FrameKind;
+use crate::vm::State;
+use std::fmt;
+
+/// A raised Lua error: any Lua value, plus a traceback when one was captured.
+pub struct LuaError(Box<ErrorInner>);
+
+struct ErrorInner {
+    value: Value,
+    traceback: Option<String>,
+}
+
+impl LuaError {
+    pub fn new(value: Value) -> LuaError {
+        LuaError(Box::new(ErrorInner {
+            value,
+            traceback: None,
+        }))
+    }
+
+    /// The error value.
+    #[inline]
+    pub fn value(&self) -> Value {
+        self.0.value
+    }
+
+    pub fn set_value(&mut self, v: Value) {
+        self.0.value = v;
+    }
+
+    pub fn traceback(&self) -> Option<&str> {
+        self.0.traceback.as_deref()
+    }
+
+    pub fn set_traceback(&mut self, tb: String) {
+        self.0.traceback = Some(tb);
+    }
+
+    /// The message if the value is a string or number, else a description.
+    pub fn message(&self) -> String {
+        match self.0.value {
+            Value::Str(s) => s.to_str_lossy().into_owned(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => {
+                let mut b = Vec::new();
+                crate::number::fmt_float(f, &mut b);
+                String::from_utf8_lossy(&b).into_owned()
+            }
+            Value::Nil => "nil".into(),
+            v => format!("(error object is a {} value)", v.type_name()),
+        }
+    }
+}
+
+impl fmt::Debug for LuaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LuaError({})", self.message())
+    }
+}
+
+impl fmt::Display for LuaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message())
+    }
+}
+
+impl State {
+    /// Position prefix `chunk:line: ` of the Lua function at `level` (0 = the running function,
+    /// 1 = its caller...) as `luaL_where`; empty for native frames.
+    pub fn where_(&self, level: usize) -> String {
+        let frames = &self.current.data().frames;
+        if level >= frames.len() {
+            return String::new();
+        }
+        let f = &frames[frames.len() - 1 - level];
+        match f.kind {
+            FrameKind::Lua { cl, pc, .. } => {
+                let p = &cl.proto.proto;
+                let line = p.lines.get(pc.saturating_sub(1)).copied().unwrap_or(0);
+                format!("{}:{}: ", crate::chunkid::chunk_id(&p.source), line)
+            }
+            FrameKind::Native { .. } => String::new(),
+        }
+    }
+
+    /// A runtime error raised by the running Lua function, with its position.
+    pub fn rt_error(&mut self, msg: &str) -> super::LuaError {
+        let m = format!("{}{}", self.where_(0), msg);
+        self.error_str(&m)
+    }
+
+    /// Describes register `reg` of the running Lua frame for messages: ` (local 'x')` or empty.
+    pub fn var_info(&self, reg: usize) -> String {
+        let frames = &self.current.data().frames;
+        if let Some(f) = frames.last() {
+            if let FrameKind::Lua { cl, pc, .. } = f.kind {
+                let p = &cl.proto.proto;
+                if let Some((kind, name)) = super::debuginfo::obj_name(p, pc.saturating_sub(1), reg)
+                {
+                    return format!(" ({} '{}')", kind, name);
+                }
+            }
+        }
+        String::new()
+    }
+
+    /// Describes upvalue `idx` of the running Lua frame for messages.
+    pub fn upval_info(&self, idx: usize) -> String {
+        let frames = &self.current.data().frames;
+        if let Some(f) = frames.last() {
+            if let FrameKind::Lua { cl, .. } = f.kind {
+                if let Some(u) = cl.proto.proto.upvalues.get(idx) {
+                    return format!(" (upvalue '{}')", u.name);
+                }
+            }
+        }
+        String::new()
+    }
+
+    /// "attempt to <op> a <type> value<varinfo>".
+    pub fn type_error_msg(&mut self, v: Value, op: &str, varinfo: String) -> super::LuaError {
+        let t = self.type_name_for_msg(v);
+        self.rt_error(&format!("attempt to {} a {} value{}", op, t, varinfo))
+    }
+}

@@ -1,0 +1,1706 @@
+//! The stackless dispatch loop: bytecode execution, calls and returns, native actions,
+//! coroutine switching and error unwinding.
+//!
+//! A Lua→Lua call pushes a [`Frame`] and continues in the same loop; returning pops it. Natives
+//! run to completion when called, or hand back an [`Action`] (call with continuation, yield,
+//! resume, await) that the loop carries out, so no Lua call recurses on the Rust stack except
+//! through [`State::call_value`] (a nested run, used where a continuation is impractical).
+//!
+//! Register access uses a raw pointer to the current thread's stack. Invariant: while a Lua
+//! frame executes, `stack.len() >= base + max_stack` and every register operand of the
+//! function's code is `< max_stack` (guaranteed by the compiler; binary chunks are rejected);
+//! the pointer is re-derived after every operation that can resize the stack (calls,
+//! metamethods, allocation of stack slots).
+
+use crate::func::{LuaClosure, NativeCode, UpVal};
+use crate::opcode::{Instr, OpCode};
+use crate::thread::{Thread, ThreadStatus};
+use crate::value::Value;
+use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
+use crate::vm::meta::{arith_numbers, for_limit_from_float, shift_left, ArOp, Outcome};
+use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
+use crate::vm::{LuaError, LuaResult, State, Tm, MAX_C_DEPTH, MAX_STACK};
+use rua_gc::Gc;
+
+/// What the loop should do after an operation.
+pub enum Flow {
+    /// Keep executing the top frame of the current thread.
+    Continue,
+    /// The `Base` frame of this run returned `n` results (at its `func` slot).
+    Exit(usize),
+    /// A native awaits a host future; the run is suspended.
+    Await(HostFuture),
+}
+
+/// How a run of the loop ended.
+pub enum RunExit {
+    Done(usize),
+    Await(HostFuture),
+}
+
+impl State {
+    /// Calls `f` with `args` in a nested run and returns its results (all of them when
+    /// `nresults < 0`). Yields cannot cross this call.
+    pub fn call_value(&mut self, f: Value, args: &[Value], nresults: i32) -> LuaResult<Vec<Value>> {
+        if self.c_depth >= MAX_C_DEPTH {
+            return Err(self.rt_error("C stack overflow"));
+        }
+        let th = self.current;
+        let func = {
+            let d = th.data();
+            let func = d.stack.len();
+            d.stack.push(f);
+            d.stack.extend_from_slice(args);
+            func
+        };
+        self.c_depth += 1;
+        th.data().nny += 1;
+        let r = self.call_at(func, nresults);
+        th.data().nny -= 1;
+        self.c_depth -= 1;
+        let n = r?;
+        let d = th.data();
+        let res = d.stack[func..func + n].to_vec();
+        d.stack.truncate(func);
+        Ok(res)
+    }
+
+    /// Calls the function at `stack[func]` with the values above it as arguments, running to
+    /// completion on the current thread. Results are left at `stack[func..func + n]`.
+    pub fn call_at(&mut self, func: usize, nresults: i32) -> LuaResult<usize> {
+        match self.run_call(func, nresults)? {
+            RunExit::Done(n) => Ok(n),
+            RunExit::Await(_) => unreachable!("awaits are refused in nested runs"),
+        }
+    }
+
+    /// Starts a call and runs the loop until it finishes or awaits.
+    pub(crate) fn run_call(&mut self, func: usize, nresults: i32) -> LuaResult<RunExit> {
+        let base_thread = self.current;
+        let base_depth = base_thread.data().frames.len();
+        let first = self.precall(func, nresults, RetMode::Base, false);
+        let flow = match first {
+            Ok(f) => f,
+            Err(e) => self.throw(e, base_thread, base_depth)?,
+        };
+        match flow {
+            Flow::Exit(n) => Ok(RunExit::Done(n)),
+            Flow::Await(f) => Ok(RunExit::Await(f)),
+            Flow::Continue => self.run(base_thread, base_depth),
+        }
+    }
+
+    /// Runs the loop until the base frame returns, handling errors.
+    pub(crate) fn run(&mut self, base_thread: Gc<Thread>, base_depth: usize) -> LuaResult<RunExit> {
+        loop {
+            let r = self.execute();
+            let flow = match r {
+                Ok(f) => f,
+                Err(e) => self.throw(e, base_thread, base_depth)?,
+            };
+            match flow {
+                Flow::Continue => continue,
+                Flow::Exit(n) => return Ok(RunExit::Done(n)),
+                Flow::Await(f) => return Ok(RunExit::Await(f)),
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Calls
+
+    /// Prepares a call of `stack[func]` with the values above it (`stack.len() - func - 1`
+    /// arguments). A Lua callee gets a frame (→ `Continue`); a native runs now.
+    pub(crate) fn precall(
+        &mut self,
+        func: usize,
+        nresults: i32,
+        ret: RetMode,
+        tail: bool,
+    ) -> LuaResult<Flow> {
+        let th = self.current;
+        let mut f = th.data().stack[func];
+        // Resolve __call chains.
+        let mut guard = 0;
+        while !f.is_function() {
+            let tm = self.get_tm(f, Tm::Call);
+            if tm.is_nil() || guard > 100 {
+                return Err(self.call_error(f, func));
+            }
+            th.data().stack.insert(func, tm);
+            f = tm;
+            guard += 1;
+        }
+        match f {
+            Value::LuaFn(cl) => {
+                let d = th.data();
+                let nargs = d.stack.len() - func - 1;
+                let fp = cl.proto;
+                let np = fp.num_params as usize;
+                let max = fp.max_stack as usize;
+                let mut base = func + 1;
+                let mut nextra = 0;
+                if fp.is_vararg {
+                    nextra = nargs.saturating_sub(np);
+                    let newfunc = func + 1 + nargs;
+                    if newfunc + 1 + max >= MAX_STACK {
+                        return Err(self.rt_error("stack overflow"));
+                    }
+                    d.ensure_len(newfunc + 1 + max);
+                    d.stack[newfunc] = f;
+                    for i in 0..np {
+                        let v = if i < nargs {
+                            std::mem::take(&mut d.stack[func + 1 + i])
+                        } else {
+                            Value::Nil
+                        };
+                        d.stack[newfunc + 1 + i] = v;
+                    }
+                    base = newfunc + 1;
+                } else {
+                    if base + max >= MAX_STACK {
+                        return Err(self.rt_error("stack overflow"));
+                    }
+                    // Missing parameters become nil; other slots above may hold stale values,
+                    // which compiled code always overwrites before reading.
+                    d.ensure_len(base + max);
+                    for i in nargs..np {
+                        d.stack[base + i] = Value::Nil;
+                    }
+                }
+                if d.frames.len() >= 220_000 {
+                    return Err(self.rt_error("stack overflow"));
+                }
+                d.frames.push(Frame {
+                    func,
+                    base,
+                    top: base + max,
+                    nresults,
+                    ret,
+                    kind: FrameKind::Lua { cl, pc: 0, nextra },
+                    aux: 0,
+                    tail,
+                });
+                Ok(Flow::Continue)
+            }
+            Value::NativeFn(ncl) => {
+                let d = th.data();
+                if d.frames.len() >= 220_000 {
+                    return Err(self.rt_error("stack overflow"));
+                }
+                d.frames.push(Frame {
+                    func,
+                    base: func + 1,
+                    top: 0,
+                    nresults,
+                    ret,
+                    kind: FrameKind::Native {
+                        cl: ncl,
+                        cont: None,
+                        resume: None,
+                    },
+                    aux: 0,
+                    tail,
+                });
+                let nargs = d.stack.len() - func - 1;
+                let action = {
+                    let mut ctx = Ctx {
+                        st: self,
+                        base: func + 1,
+                        nargs,
+                    };
+                    match &ncl.code {
+                        NativeCode::Fn(nf) => nf(&mut ctx)?,
+                        NativeCode::Boxed(bf) => bf(&mut ctx)?,
+                    }
+                };
+                self.handle_action(action)
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    fn call_error(&mut self, f: Value, func: usize) -> LuaError {
+        // Name the callee from the calling instruction when it is a Lua frame.
+        let mut info = String::new();
+        if let Some(fr) = self.current.data().frames.last() {
+            if let FrameKind::Lua { cl, pc, .. } = fr.kind {
+                let p = &cl.proto.proto;
+                let i = p.code[pc.saturating_sub(1)];
+                if fr.base + i.a() == func || i.opcode() == Some(OpCode::TForCall) {
+                    if let Some((kind, name)) =
+                        super::debuginfo::func_name_from_call(p, pc.saturating_sub(1))
+                    {
+                        info = format!(" ({} '{}')", kind, name);
+                    }
+                }
+            }
+        }
+        self.type_error_msg(f, "call", info)
+    }
+
+    /// Carries out the action returned by the native in the top frame.
+    pub(crate) fn handle_action(&mut self, action: Action) -> LuaResult<Flow> {
+        match action {
+            Action::Return(n) => {
+                let len = self.current.data().stack.len();
+                self.post_call(len - n, n)
+            }
+            Action::Call {
+                nargs,
+                nresults,
+                cont,
+            } => {
+                if self.c_depth >= MAX_C_DEPTH {
+                    return Err(self.rt_error("C stack overflow"));
+                }
+                let d = self.current.data();
+                let func = d.stack.len() - nargs - 1;
+                let fr = d.frames.last_mut().unwrap();
+                if let FrameKind::Native { cont: c, .. } = &mut fr.kind {
+                    *c = Some(cont);
+                }
+                fr.aux = func;
+                self.c_depth += 1;
+                let r = self.precall(func, nresults, RetMode::Cont, false);
+                self.c_depth -= 1;
+                r
+            }
+            Action::TailCall { nargs } => {
+                let d = self.current.data();
+                let fr = d.frames.pop().unwrap();
+                let src = d.stack.len() - nargs - 1;
+                d.stack.copy_within(src.., fr.func);
+                d.stack.truncate(fr.func + nargs + 1);
+                self.precall(fr.func, fr.nresults, fr.ret, true)
+            }
+            Action::Yield(n) => self.do_yield(n),
+            Action::Resume { co, nargs, kind } => self.do_resume(co, nargs, kind),
+            Action::Await(fut) => {
+                let d = self.current.data();
+                if d.nny > 0 || !self.in_async {
+                    return Err(self.error_str(
+                        "attempt to await an async host function outside of an async call \
+                         (or across a C-call boundary)",
+                    ));
+                }
+                Ok(Flow::Await(fut))
+            }
+        }
+    }
+
+    /// Returns from the top frame: its `n` results are at `stack[src..src + n]`.
+    pub(crate) fn post_call(&mut self, src: usize, n: usize) -> LuaResult<Flow> {
+        let th = self.current;
+        let d = th.data();
+        let fr = d.frames.pop().unwrap();
+        let dst = fr.func;
+        let wanted = fr.nresults;
+        let count = if wanted < 0 { n } else { wanted as usize };
+        if src != dst {
+            d.stack.copy_within(src..src + n.min(count), dst);
+        }
+        let end = dst + count;
+        if d.stack.len() < end {
+            d.ensure_len(end);
+        }
+        for i in n..count {
+            d.stack[dst + i] = Value::Nil;
+        }
+        match fr.ret {
+            RetMode::Normal => {
+                d.top = end;
+                if let Some(caller) = d.frames.last() {
+                    if d.stack.len() < caller.top {
+                        d.ensure_len(caller.top);
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+            RetMode::FinishOp => {
+                let v = if count > 0 { d.stack[dst] } else { Value::Nil };
+                self.finish_op(v)?;
+                Ok(Flow::Continue)
+            }
+            RetMode::Base => {
+                d.stack.truncate(end);
+                Ok(Flow::Exit(count))
+            }
+            RetMode::Cont => {
+                d.stack.truncate(end);
+                let caller = d.frames.last_mut().unwrap();
+                let (cont, base) = match &mut caller.kind {
+                    FrameKind::Native { cont, .. } => (cont.take().unwrap(), caller.base),
+                    _ => unreachable!("continuation frame is native"),
+                };
+                let nargs = caller.aux.saturating_sub(base);
+                let action = {
+                    let mut ctx = Ctx {
+                        st: self,
+                        base,
+                        nargs,
+                    };
+                    (cont.f)(&mut ctx, CallStatus::Ok(count), cont.data)?
+                };
+                self.handle_action(action)
+            }
+            RetMode::CoBase => {
+                d.status = ThreadStatus::Dead;
+                let vals: Vec<Value> = d.stack[dst..end].to_vec();
+                d.stack.clear();
+                self.close_all_upvals(th);
+                self.deliver_to_resumer(th, &vals, None)
+            }
+        }
+    }
+
+    fn close_all_upvals(&mut self, th: Gc<Thread>) {
+        th.data().close_upvals(0);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Coroutines
+
+    fn do_resume(&mut self, co: Gc<Thread>, nargs: usize, kind: ResumeKind) -> LuaResult<Flow> {
+        let me = self.current;
+        let status = co.status();
+        let err = if Gc::ptr_eq(co, me) {
+            Some("cannot resume non-suspended coroutine")
+        } else {
+            match status {
+                ThreadStatus::Suspended => None,
+                ThreadStatus::Dead => Some("cannot resume dead coroutine"),
+                _ => Some("cannot resume non-suspended coroutine"),
+            }
+        };
+        if let Some(msg) = err {
+            let d = me.data();
+            let len = d.stack.len();
+            d.stack.truncate(len - nargs);
+            let m = self.error_str(msg);
+            return match kind {
+                ResumeKind::Resume => {
+                    let d = me.data();
+                    d.stack.push(Value::Bool(false));
+                    d.stack.push(m.value());
+                    let len = d.stack.len();
+                    self.post_call(len - 2, 2)
+                }
+                ResumeKind::Wrap => {
+                    let msg = format!("{}{}", self.where_(1), msg);
+                    Err(self.error_str(&msg))
+                }
+            };
+        }
+        if self.c_depth >= MAX_C_DEPTH {
+            return Err(self.rt_error("C stack overflow"));
+        }
+        let md = me.data();
+        let len = md.stack.len();
+        let args: Vec<Value> = md.stack[len - nargs..].to_vec();
+        md.stack.truncate(len - nargs);
+        if let Some(FrameKind::Native { resume, .. }) = md.frames.last_mut().map(|f| &mut f.kind) {
+            *resume = Some(kind);
+        }
+        if md.status == ThreadStatus::Running {
+            md.status = ThreadStatus::Normal;
+        }
+        let cd = co.data();
+        cd.status = ThreadStatus::Running;
+        cd.resumer = Some(me);
+        self.current = co;
+        self.c_depth += 1;
+        if !cd.started {
+            cd.started = true;
+            cd.stack.extend_from_slice(&args);
+            let r = self.precall(0, -1, RetMode::CoBase, false);
+            self.c_depth -= 1;
+            r
+        } else {
+            // Return from the pending `yield` with the resume arguments.
+            cd.stack.extend_from_slice(&args);
+            let len = cd.stack.len();
+            let r = self.post_call(len - args.len(), args.len());
+            self.c_depth -= 1;
+            r
+        }
+    }
+
+    fn do_yield(&mut self, n: usize) -> LuaResult<Flow> {
+        let co = self.current;
+        let d = co.data();
+        if d.resumer.is_none() {
+            return Err(self.rt_error("attempt to yield from outside a coroutine"));
+        }
+        if d.nny > 0 {
+            return Err(self.rt_error("attempt to yield across a C-call boundary"));
+        }
+        let len = d.stack.len();
+        let vals: Vec<Value> = d.stack[len - n..].to_vec();
+        d.stack.truncate(len - n);
+        d.status = ThreadStatus::Suspended;
+        self.deliver_to_resumer(co, &vals, None)
+    }
+
+    /// Switches back to the resumer of `co` and completes its pending resume with `vals`
+    /// (success) or `err`.
+    fn deliver_to_resumer(
+        &mut self,
+        co: Gc<Thread>,
+        vals: &[Value],
+        err: Option<LuaError>,
+    ) -> LuaResult<Flow> {
+        let resumer = co.data().resumer.take().expect("coroutine has a resumer");
+        self.current = resumer;
+        let rd = resumer.data();
+        rd.status = ThreadStatus::Running;
+        let kind = match rd.frames.last().map(|f| f.kind) {
+            Some(FrameKind::Native {
+                resume: Some(k), ..
+            }) => k,
+            _ => ResumeKind::Resume,
+        };
+        if let Some(FrameKind::Native { resume, .. }) = rd.frames.last_mut().map(|f| &mut f.kind) {
+            *resume = None;
+        }
+        match (err, kind) {
+            (None, ResumeKind::Resume) => {
+                rd.stack.push(Value::Bool(true));
+                rd.stack.extend_from_slice(vals);
+                let len = rd.stack.len();
+                self.post_call(len - vals.len() - 1, vals.len() + 1)
+            }
+            (None, ResumeKind::Wrap) => {
+                rd.stack.extend_from_slice(vals);
+                let len = rd.stack.len();
+                self.post_call(len - vals.len(), vals.len())
+            }
+            (Some(e), ResumeKind::Resume) => {
+                rd.stack.push(Value::Bool(false));
+                rd.stack.push(e.value());
+                let len = rd.stack.len();
+                self.post_call(len - 2, 2)
+            }
+            (Some(mut e), ResumeKind::Wrap) => {
+                // As `coroutine.wrap` in PUC: string errors get the position of the caller of
+                // the wrapping function prepended.
+                if let Value::Str(s) = e.value() {
+                    let msg = format!("{}{}", self.where_(1), s.to_str_lossy());
+                    let v = self.error_str(&msg).value();
+                    e.set_value(v);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Errors
+
+    /// Unwinds the current thread after an error until a catching native frame (pcall) or the
+    /// run's base frame. Coroutines that die pass the error to their resumer.
+    pub(crate) fn throw(
+        &mut self,
+        mut e: LuaError,
+        base_thread: Gc<Thread>,
+        base_depth: usize,
+    ) -> LuaResult<Flow> {
+        self.apply_message_handler(&mut e, base_thread, base_depth);
+        loop {
+            let th = self.current;
+            let limit = if Gc::ptr_eq(th, base_thread) {
+                base_depth
+            } else {
+                0
+            };
+            loop {
+                let d = th.data();
+                if d.frames.len() <= limit {
+                    return Err(e);
+                }
+                let f = *d.frames.last().unwrap();
+                if let FrameKind::Native {
+                    cont: Some(c), cl, ..
+                } = f.kind
+                {
+                    if c.catch != Catch::No {
+                        let level = f.aux;
+                        self.close_for_error(th, level, &e);
+                        let d = th.data();
+                        d.stack.truncate(level);
+                        d.frames.last_mut().unwrap().kind = FrameKind::Native {
+                            cl,
+                            cont: None,
+                            resume: None,
+                        };
+                        let nargs = level - f.base;
+                        let action = {
+                            let mut ctx = Ctx {
+                                st: self,
+                                base: f.base,
+                                nargs,
+                            };
+                            (c.f)(&mut ctx, CallStatus::Err(e), c.data)
+                        };
+                        return match action {
+                            Ok(a) => self.handle_action(a),
+                            Err(e2) => self.throw(e2, base_thread, base_depth),
+                        };
+                    }
+                }
+                let d = th.data();
+                d.frames.pop();
+                let level = if f.is_lua() { f.base } else { f.func + 1 };
+                self.close_for_error(th, level.min(th.data().stack.len()), &e);
+                match f.ret {
+                    RetMode::Base => {
+                        th.data().stack.truncate(f.func);
+                        return Err(e);
+                    }
+                    RetMode::CoBase => break,
+                    _ => {}
+                }
+            }
+            // The coroutine `th` died with an error.
+            let d = th.data();
+            d.status = ThreadStatus::Dead;
+            d.error = Some(e.value());
+            d.stack.clear();
+            match self.deliver_to_resumer(th, &[], Some(e)) {
+                Ok(flow) => return Ok(flow),
+                Err(e2) => {
+                    e = e2;
+                    continue;
+                }
+            }
+        }
+    }
+
+    /// Runs the message handler of the nearest `xpcall`, if that is where the error will be
+    /// caught, with the erroring frames still on the stack.
+    fn apply_message_handler(
+        &mut self,
+        e: &mut LuaError,
+        base_thread: Gc<Thread>,
+        base_depth: usize,
+    ) {
+        let th = self.current;
+        let d = th.data();
+        let limit = if Gc::ptr_eq(th, base_thread) {
+            base_depth
+        } else {
+            0
+        };
+        let mut handler = None;
+        for f in d.frames[limit.min(d.frames.len())..].iter().rev() {
+            if let FrameKind::Native { cont: Some(c), .. } = f.kind {
+                match c.catch {
+                    Catch::No => {}
+                    Catch::Yes => break,
+                    Catch::WithHandler => {
+                        handler = Some(d.stack[f.base + 1]);
+                        break;
+                    }
+                }
+            }
+            if matches!(f.ret, RetMode::Base | RetMode::CoBase) {
+                break;
+            }
+        }
+        if let Some(h) = handler {
+            if self.c_depth >= MAX_C_DEPTH {
+                let m = self.error_str("error in error handling");
+                e.set_value(m.value());
+                return;
+            }
+            match self.call_value(h, &[e.value()], 1) {
+                Ok(r) => e.set_value(r.first().copied().unwrap_or(Value::Nil)),
+                Err(e2) => e.set_value(e2.value()),
+            }
+        }
+    }
+
+    /// Closes upvalues and calls pending `__close` handlers at stack level `>= level` after an
+    /// error.
+    fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &LuaError) {
+        th.data().close_upvals(level);
+        while let Some(&slot) = th.data().tbc.last() {
+            if slot < level {
+                break;
+            }
+            th.data().tbc.pop();
+            let v = th.data().stack[slot];
+            let tm = self.get_tm(v, Tm::Close);
+            if !tm.is_nil() {
+                let _ = self.call_value(tm, &[v, e.value()], 0);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Metamethod calls from instructions
+
+    /// Calls metamethod `tm(a, b[, c])` for the current instruction; its first result completes
+    /// the instruction ([`State::finish_op`]).
+    fn call_meta(&mut self, tm: Value, a: Value, b: Value, c: Option<Value>) -> LuaResult<Flow> {
+        let d = self.current.data();
+        let func = d.stack.len();
+        d.stack.push(tm);
+        d.stack.push(a);
+        d.stack.push(b);
+        if let Some(c) = c {
+            d.stack.push(c);
+        }
+        self.precall(func, 1, RetMode::FinishOp, false)
+    }
+
+    /// Completes the current instruction of the top (Lua) frame with a metamethod's result.
+    fn finish_op(&mut self, v: Value) -> LuaResult<()> {
+        let d = self.current.data();
+        let fr = d.frames.last_mut().unwrap();
+        let FrameKind::Lua { cl, pc, .. } = &mut fr.kind else {
+            unreachable!("finish_op on a native frame")
+        };
+        let i = cl.proto.proto.code[*pc - 1];
+        let base = fr.base;
+        use OpCode::*;
+        match i.opcode().unwrap() {
+            Eq | Lt | Le | EqK | EqI | LtI | LeI | GtI | GeI => {
+                if v.truthy() != i.k() {
+                    *pc += 1;
+                }
+            }
+            Concat => {
+                let a = i.a();
+                let n = fr.aux;
+                // Result of the last pair goes into the first slot of the pair.
+                d.stack[base + a + n - 2] = v;
+                let n = n - 1;
+                if n > 1 {
+                    fr.aux = n;
+                    *pc -= 1;
+                } else {
+                    fr.aux = 0;
+                }
+            }
+            SetTabUp | SetTable | SetI | SetField | Close | Return | Tbc => {}
+            _ => {
+                d.stack[base + i.a()] = v;
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The dispatch loop
+
+    /// Executes Lua frames on the current thread until a base frame returns, a host future
+    /// must be awaited, or an error is raised.
+    pub(crate) fn execute(&mut self) -> LuaResult<Flow> {
+        let mut th: Gc<Thread>;
+        let mut cl: Gc<LuaClosure>;
+        let mut base: usize;
+        let mut pc: usize;
+        let mut sp: *mut Value;
+        let mut code: *const Instr;
+        let mut kst: *const Value;
+
+        macro_rules! reload {
+            () => {{
+                th = self.current;
+                let d = th.data();
+                let fr = d.frames.last().unwrap();
+                match fr.kind {
+                    FrameKind::Lua { cl: c, pc: p, .. } => {
+                        cl = c;
+                        pc = p;
+                    }
+                    _ => unreachable!("execute: top frame is not a Lua frame"),
+                }
+                base = fr.base;
+                sp = d.stack.as_mut_ptr();
+                code = cl.proto.proto.code.as_ptr();
+                kst = cl.proto.consts.as_ptr();
+            }};
+        }
+        macro_rules! savepc {
+            () => {{
+                if let FrameKind::Lua { pc: p, .. } = &mut th.data().frames.last_mut().unwrap().kind
+                {
+                    *p = pc;
+                }
+            }};
+        }
+        // `reg!` yields the register by value; `rref!` by reference, so hot paths read the tag
+        // and payload straight from the stack instead of copying the 16-byte value through a
+        // temporary (which defeats store-to-load forwarding).
+        macro_rules! rref {
+            ($i:expr) => {
+                // SAFETY: see the module invariant: registers are below base + max_stack <=
+                // stack.len(), and `sp` was derived after the last resize. The reference is
+                // used before any operation that could resize the stack.
+                unsafe { &*sp.add(base + $i) }
+            };
+        }
+        macro_rules! reg {
+            ($i:expr) => {
+                *rref!($i)
+            };
+        }
+        macro_rules! setreg {
+            ($i:expr, $v:expr) => {{
+                let v = $v;
+                // SAFETY: as for `reg!`.
+                unsafe { *sp.add(base + $i) = v }
+            }};
+        }
+        macro_rules! konst {
+            ($i:expr) => {
+                // SAFETY: constant operands are valid indices into the constant table
+                // (compiler invariant).
+                unsafe { *kst.add($i) }
+            };
+        }
+        macro_rules! flow {
+            ($f:expr) => {{
+                match $f {
+                    Flow::Continue => {
+                        reload!();
+                        continue;
+                    }
+                    other => return Ok(other),
+                }
+            }};
+        }
+        macro_rules! outcome_to_reg {
+            ($a:expr, $o:expr) => {{
+                match $o {
+                    Outcome::Value(v) => setreg!($a, v),
+                    Outcome::Meta(tm, x, y) => {
+                        let f = self.call_meta(tm, x, y, None)?;
+                        flow!(f)
+                    }
+                }
+            }};
+        }
+        macro_rules! arith_slow {
+            ($op:expr, $a:expr, $x:expr, $y:expr, $rx:expr, $ry:expr) => {{
+                savepc!();
+                let o = self.arith_slow($op, $x, $y, $rx, $ry)?;
+                outcome_to_reg!($a, o)
+            }};
+        }
+        macro_rules! jump_if {
+            ($cond:expr, $k:expr) => {{
+                if $cond != $k {
+                    pc += 1;
+                } else {
+                    // SAFETY: a comparison/test is always followed by a JMP (compiler invariant).
+                    let j = unsafe { *code.add(pc) };
+                    pc = (pc as i64 + 1 + j.sj_field()) as usize;
+                }
+            }};
+        }
+        macro_rules! gc_check {
+            () => {{
+                if self.gc.should_collect(&mut self.heap) {
+                    savepc!();
+                    self.collect_step();
+                    reload!();
+                }
+            }};
+        }
+
+        reload!();
+        loop {
+            // SAFETY: pc stays within the code: every path ends in a RETURN (compiler
+            // invariant) and jumps target valid instructions.
+            let i = unsafe { *code.add(pc) };
+            pc += 1;
+            let a = i.a();
+            // SAFETY: opcodes in compiled code are valid (compiler invariant).
+            let op = unsafe { std::mem::transmute::<u8, OpCode>(i.op_raw()) };
+            match op {
+                OpCode::Move => setreg!(a, reg!(i.b())),
+                OpCode::LoadI => setreg!(a, Value::Int(i.sbx())),
+                OpCode::LoadF => setreg!(a, Value::Float(i.sbx() as f64)),
+                OpCode::LoadK => setreg!(a, konst!(i.bx())),
+                OpCode::LoadKX => {
+                    // SAFETY: LOADKX is always followed by EXTRAARG.
+                    let ax = unsafe { *code.add(pc) }.ax_field();
+                    pc += 1;
+                    setreg!(a, konst!(ax));
+                }
+                OpCode::LoadFalse => setreg!(a, Value::Bool(false)),
+                OpCode::LFalseSkip => {
+                    setreg!(a, Value::Bool(false));
+                    pc += 1;
+                }
+                OpCode::LoadTrue => setreg!(a, Value::Bool(true)),
+                OpCode::LoadNil => {
+                    for j in 0..=i.b() {
+                        setreg!(a + j, Value::Nil);
+                    }
+                }
+                OpCode::GetUpval => setreg!(a, cl.upvals[i.b()].get()),
+                OpCode::SetUpval => cl.upvals[i.b()].set(reg!(a)),
+                OpCode::GetTabUp => {
+                    let t = cl.upvals[i.b()].get();
+                    let key = konst!(i.c());
+                    if let (Value::Table(tab), Value::Str(s)) = (t, key) {
+                        let v = tab.get_str(s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(a, v);
+                            continue;
+                        }
+                    }
+                    savepc!();
+                    let b = i.b();
+                    let o = self.index_slow(t, key, &|st: &State| st.upval_info(b))?;
+                    outcome_to_reg!(a, o);
+                }
+                OpCode::GetTable => {
+                    let t = reg!(i.b());
+                    let key = reg!(i.c());
+                    if let Value::Table(tab) = t {
+                        let v = tab.get(key);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(a, v);
+                            continue;
+                        }
+                    }
+                    savepc!();
+                    let b = i.b();
+                    let o = self.index_slow(t, key, &|st: &State| st.var_info(b))?;
+                    outcome_to_reg!(a, o);
+                }
+                OpCode::GetI => {
+                    let t = reg!(i.b());
+                    if let Value::Table(tab) = t {
+                        let v = tab.get_int(i.c() as i64);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(a, v);
+                            continue;
+                        }
+                    }
+                    savepc!();
+                    let b = i.b();
+                    let o =
+                        self.index_slow(t, Value::Int(i.c() as i64), &|st: &State| st.var_info(b))?;
+                    outcome_to_reg!(a, o);
+                }
+                OpCode::GetField => {
+                    let t = reg!(i.b());
+                    let key = konst!(i.c());
+                    if let (Value::Table(tab), Value::Str(s)) = (t, key) {
+                        let v = tab.get_str(s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(a, v);
+                            continue;
+                        }
+                    }
+                    savepc!();
+                    let b = i.b();
+                    let o = self.index_slow(t, key, &|st: &State| st.var_info(b))?;
+                    outcome_to_reg!(a, o);
+                }
+                OpCode::SetTabUp | OpCode::SetTable | OpCode::SetI | OpCode::SetField => {
+                    let (t, key) = match op {
+                        OpCode::SetTabUp => (cl.upvals[a].get(), konst!(i.b())),
+                        OpCode::SetTable => (reg!(a), reg!(i.b())),
+                        OpCode::SetI => (reg!(a), Value::Int(i.b() as i64)),
+                        _ => (reg!(a), konst!(i.b())),
+                    };
+                    let v = if i.k() { konst!(i.c()) } else { reg!(i.c()) };
+                    if let Value::Table(tab) = t {
+                        if tab.metatable().is_none() {
+                            match key {
+                                Value::Str(_) | Value::Int(_) => {
+                                    tab.set(key, v);
+                                    continue;
+                                }
+                                _ => {
+                                    savepc!();
+                                    self.raw_set_checked(tab, key, v)?;
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    savepc!();
+                    let r = if op == OpCode::SetTabUp {
+                        self.newindex_slow(t, key, v, &|st: &State| st.upval_info(a))?
+                    } else {
+                        self.newindex_slow(t, key, v, &|st: &State| st.var_info(a))?
+                    };
+                    if let Some((tm, obj)) = r {
+                        let f = self.call_meta(tm, obj, key, Some(v))?;
+                        flow!(f);
+                    }
+                }
+                OpCode::NewTable => {
+                    let b = i.b();
+                    let mut c = i.c();
+                    // SAFETY: NEWTABLE is always followed by EXTRAARG.
+                    let extra = unsafe { *code.add(pc) }.ax_field();
+                    pc += 1;
+                    if i.k() {
+                        c += extra * 256;
+                    }
+                    let nhash = if b > 0 { 1usize << (b - 1).min(30) } else { 0 };
+                    let t = self.new_table(c, nhash);
+                    setreg!(a, Value::Table(t));
+                    gc_check!();
+                }
+                OpCode::SelfOp => {
+                    let obj = reg!(i.b());
+                    let key = if i.k() { konst!(i.c()) } else { reg!(i.c()) };
+                    setreg!(a + 1, obj);
+                    if let (Value::Table(tab), Value::Str(s)) = (obj, key) {
+                        let v = tab.get_str(s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(a, v);
+                            continue;
+                        }
+                    }
+                    savepc!();
+                    let b = i.b();
+                    let o = self.index_slow(obj, key, &|st: &State| st.var_info(b))?;
+                    outcome_to_reg!(a, o);
+                }
+                OpCode::AddI => {
+                    let imm = i.sc();
+                    match rref!(i.b()) {
+                        Value::Int(x) => setreg!(a, Value::Int(x.wrapping_add(imm))),
+                        Value::Float(x) => setreg!(a, Value::Float(x + imm as f64)),
+                        _ => {
+                            let v = reg!(i.b());
+                            let (x, y, rx, ry) = if i.k() {
+                                (Value::Int(imm), v, None, Some(i.b()))
+                            } else {
+                                (v, Value::Int(imm), Some(i.b()), None)
+                            };
+                            arith_slow!(ArOp::Add, a, x, y, rx, ry)
+                        }
+                    }
+                }
+                OpCode::AddK
+                | OpCode::SubK
+                | OpCode::MulK
+                | OpCode::ModK
+                | OpCode::PowK
+                | OpCode::DivK
+                | OpCode::IDivK
+                | OpCode::BAndK
+                | OpCode::BOrK
+                | OpCode::BXorK => {
+                    let aop = match op {
+                        OpCode::AddK => ArOp::Add,
+                        OpCode::SubK => ArOp::Sub,
+                        OpCode::MulK => ArOp::Mul,
+                        OpCode::ModK => ArOp::Mod,
+                        OpCode::PowK => ArOp::Pow,
+                        OpCode::DivK => ArOp::Div,
+                        OpCode::IDivK => ArOp::IDiv,
+                        OpCode::BAndK => ArOp::BAnd,
+                        OpCode::BOrK => ArOp::BOr,
+                        _ => ArOp::BXor,
+                    };
+                    // SAFETY: constant operands are valid indices (compiler invariant).
+                    let kref = unsafe { &*kst.add(i.c()) };
+                    let fast = if i.k() {
+                        None
+                    } else {
+                        match (aop, rref!(i.b()), kref) {
+                            (ArOp::Add, Value::Int(p), Value::Int(q)) => {
+                                Some(Value::Int(p.wrapping_add(*q)))
+                            }
+                            (ArOp::Sub, Value::Int(p), Value::Int(q)) => {
+                                Some(Value::Int(p.wrapping_sub(*q)))
+                            }
+                            (ArOp::Mul, Value::Int(p), Value::Int(q)) => {
+                                Some(Value::Int(p.wrapping_mul(*q)))
+                            }
+                            (ArOp::Add, Value::Float(p), Value::Float(q)) => {
+                                Some(Value::Float(p + q))
+                            }
+                            (ArOp::Sub, Value::Float(p), Value::Float(q)) => {
+                                Some(Value::Float(p - q))
+                            }
+                            (ArOp::Mul, Value::Float(p), Value::Float(q)) => {
+                                Some(Value::Float(p * q))
+                            }
+                            _ => None,
+                        }
+                    };
+                    if let Some(r) = fast {
+                        setreg!(a, r);
+                        continue;
+                    }
+                    let v = reg!(i.b());
+                    let kv = *kref;
+                    let (x, y, rx, ry) = if i.k() {
+                        (kv, v, None, Some(i.b()))
+                    } else {
+                        (v, kv, Some(i.b()), None)
+                    };
+                    {
+                        match arith_numbers(aop, x, y) {
+                            Ok(Some(r)) => setreg!(a, r),
+                            _ => arith_slow!(aop, a, x, y, rx, ry),
+                        }
+                    }
+                }
+                OpCode::ShrI => {
+                    let v = reg!(i.b());
+                    match v {
+                        Value::Int(x) => setreg!(a, Value::Int(shift_left(x, -i.sc()))),
+                        _ => arith_slow!(ArOp::Shr, a, v, Value::Int(i.sc()), Some(i.b()), None),
+                    }
+                }
+                OpCode::ShlI => {
+                    let v = reg!(i.b());
+                    match v {
+                        Value::Int(x) => setreg!(a, Value::Int(shift_left(i.sc(), x))),
+                        _ => arith_slow!(ArOp::Shl, a, Value::Int(i.sc()), v, None, Some(i.b())),
+                    }
+                }
+                OpCode::Add => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => setreg!(a, Value::Int(p.wrapping_add(*q))),
+                    (Value::Float(p), Value::Float(q)) => setreg!(a, Value::Float(p + q)),
+                    _ => {
+                        let (x, y) = (reg!(i.b()), reg!(i.c()));
+                        match arith_numbers(ArOp::Add, x, y) {
+                            Ok(Some(r)) => setreg!(a, r),
+                            _ => arith_slow!(ArOp::Add, a, x, y, Some(i.b()), Some(i.c())),
+                        }
+                    }
+                },
+                OpCode::Sub => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => setreg!(a, Value::Int(p.wrapping_sub(*q))),
+                    (Value::Float(p), Value::Float(q)) => setreg!(a, Value::Float(p - q)),
+                    _ => {
+                        let (x, y) = (reg!(i.b()), reg!(i.c()));
+                        match arith_numbers(ArOp::Sub, x, y) {
+                            Ok(Some(r)) => setreg!(a, r),
+                            _ => arith_slow!(ArOp::Sub, a, x, y, Some(i.b()), Some(i.c())),
+                        }
+                    }
+                },
+                OpCode::Mul => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => setreg!(a, Value::Int(p.wrapping_mul(*q))),
+                    (Value::Float(p), Value::Float(q)) => setreg!(a, Value::Float(p * q)),
+                    _ => {
+                        let (x, y) = (reg!(i.b()), reg!(i.c()));
+                        match arith_numbers(ArOp::Mul, x, y) {
+                            Ok(Some(r)) => setreg!(a, r),
+                            _ => arith_slow!(ArOp::Mul, a, x, y, Some(i.b()), Some(i.c())),
+                        }
+                    }
+                },
+                OpCode::Mod
+                | OpCode::Pow
+                | OpCode::Div
+                | OpCode::IDiv
+                | OpCode::BAnd
+                | OpCode::BOr
+                | OpCode::BXor
+                | OpCode::Shl
+                | OpCode::Shr => {
+                    let aop = match op {
+                        OpCode::Mod => ArOp::Mod,
+                        OpCode::Pow => ArOp::Pow,
+                        OpCode::Div => ArOp::Div,
+                        OpCode::IDiv => ArOp::IDiv,
+                        OpCode::BAnd => ArOp::BAnd,
+                        OpCode::BOr => ArOp::BOr,
+                        OpCode::BXor => ArOp::BXor,
+                        OpCode::Shl => ArOp::Shl,
+                        _ => ArOp::Shr,
+                    };
+                    let (x, y) = (reg!(i.b()), reg!(i.c()));
+                    match arith_numbers(aop, x, y) {
+                        Ok(Some(r)) => setreg!(a, r),
+                        _ => arith_slow!(aop, a, x, y, Some(i.b()), Some(i.c())),
+                    }
+                }
+                OpCode::Unm => {
+                    let v = reg!(i.b());
+                    match v {
+                        Value::Int(x) => setreg!(a, Value::Int(x.wrapping_neg())),
+                        Value::Float(x) => setreg!(a, Value::Float(-x)),
+                        _ => arith_slow!(ArOp::Unm, a, v, v, Some(i.b()), Some(i.b())),
+                    }
+                }
+                OpCode::BNot => {
+                    let v = reg!(i.b());
+                    match v {
+                        Value::Int(x) => setreg!(a, Value::Int(!x)),
+                        _ => arith_slow!(ArOp::BNot, a, v, v, Some(i.b()), Some(i.b())),
+                    }
+                }
+                OpCode::Not => setreg!(a, Value::Bool(!reg!(i.b()).truthy())),
+                OpCode::Len => {
+                    let v = reg!(i.b());
+                    match v {
+                        Value::Str(s) => setreg!(a, Value::Int(s.len() as i64)),
+                        Value::Table(t) if t.metatable().is_none() => {
+                            setreg!(a, Value::Int(t.len() as i64))
+                        }
+                        _ => {
+                            savepc!();
+                            let o = self.len_slow(v, Some(i.b()))?;
+                            outcome_to_reg!(a, o);
+                        }
+                    }
+                }
+                OpCode::Concat => {
+                    savepc!();
+                    let f = self.concat(a, i.b(), base)?;
+                    match f {
+                        Flow::Continue => {
+                            reload!();
+                            gc_check!();
+                        }
+                        other => return Ok(other),
+                    }
+                }
+                OpCode::Close => {
+                    savepc!();
+                    self.close_level(base + a)?;
+                    reload!();
+                }
+                OpCode::Tbc => {
+                    let v = reg!(a);
+                    if v.truthy() {
+                        if self.get_tm(v, Tm::Close).is_nil() {
+                            savepc!();
+                            let name = cl
+                                .proto
+                                .proto
+                                .local_name(a + 1, pc - 1)
+                                .unwrap_or("?")
+                                .to_string();
+                            return Err(self.rt_error(&format!(
+                                "variable '{}' got a non-closable value",
+                                name
+                            )));
+                        }
+                        th.data().tbc.push(base + a);
+                    }
+                }
+                OpCode::Jmp => {
+                    pc = (pc as i64 + i.sj_field()) as usize;
+                }
+                OpCode::Eq => {
+                    let r = match (rref!(a), rref!(i.b())) {
+                        (Value::Int(p), Value::Int(q)) => p == q,
+                        (x, y)
+                            if !matches!(
+                                (x, y),
+                                (Value::Table(_), Value::Table(_))
+                                    | (Value::UserData(_), Value::UserData(_))
+                            ) =>
+                        {
+                            x.raw_eq(y)
+                        }
+                        _ => {
+                            let (x, y) = (reg!(a), reg!(i.b()));
+                            match (x, y) {
+                                (Value::Table(_), Value::Table(_))
+                                | (Value::UserData(_), Value::UserData(_)) => {
+                                    savepc!();
+                                    match self.equals_slow(x, y) {
+                                        Outcome::Value(v) => v.truthy(),
+                                        Outcome::Meta(tm, p, q) => {
+                                            let f = self.call_meta(tm, p, q, None)?;
+                                            flow!(f)
+                                        }
+                                    }
+                                }
+                                _ => x.raw_eq(&y),
+                            }
+                        }
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::Lt | OpCode::Le => {
+                    let le = op == OpCode::Le;
+                    let r = match (rref!(a), rref!(i.b())) {
+                        (Value::Int(p), Value::Int(q)) => {
+                            if le {
+                                p <= q
+                            } else {
+                                p < q
+                            }
+                        }
+                        (Value::Float(p), Value::Float(q)) => {
+                            if le {
+                                p <= q
+                            } else {
+                                p < q
+                            }
+                        }
+                        _ => {
+                            savepc!();
+                            let (x, y) = (reg!(a), reg!(i.b()));
+                            match self.compare_slow(x, y, le)? {
+                                Outcome::Value(v) => v.truthy(),
+                                Outcome::Meta(tm, p, q) => {
+                                    let f = self.call_meta(tm, p, q, None)?;
+                                    flow!(f)
+                                }
+                            }
+                        }
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::EqK => {
+                    let r = reg!(a).raw_eq(&konst!(i.b()));
+                    jump_if!(r, i.k());
+                }
+                OpCode::EqI => {
+                    let imm = i.sb();
+                    let r = match reg!(a) {
+                        Value::Int(x) => x == imm,
+                        Value::Float(f) => f == imm as f64,
+                        _ => false,
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::LtI | OpCode::LeI | OpCode::GtI | OpCode::GeI => {
+                    let imm = i.sb();
+                    let r = match *rref!(a) {
+                        Value::Int(x) => match op {
+                            OpCode::LtI => x < imm,
+                            OpCode::LeI => x <= imm,
+                            OpCode::GtI => x > imm,
+                            _ => x >= imm,
+                        },
+                        Value::Float(f) => {
+                            let g = imm as f64;
+                            match op {
+                                OpCode::LtI => f < g,
+                                OpCode::LeI => f <= g,
+                                OpCode::GtI => f > g,
+                                _ => f >= g,
+                            }
+                        }
+                        v => {
+                            savepc!();
+                            let iv = if i.c() != 0 {
+                                Value::Float(imm as f64)
+                            } else {
+                                Value::Int(imm)
+                            };
+                            let o = match op {
+                                OpCode::LtI => self.compare_slow(v, iv, false)?,
+                                OpCode::LeI => self.compare_slow(v, iv, true)?,
+                                OpCode::GtI => self.compare_slow(iv, v, false)?,
+                                _ => self.compare_slow(iv, v, true)?,
+                            };
+                            match o {
+                                Outcome::Value(b) => b.truthy(),
+                                Outcome::Meta(tm, p, q) => {
+                                    let f = self.call_meta(tm, p, q, None)?;
+                                    flow!(f)
+                                }
+                            }
+                        }
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::Test => {
+                    let r = rref!(a).truthy();
+                    jump_if!(r, i.k());
+                }
+                OpCode::TestSet => {
+                    let v = reg!(i.b());
+                    if v.truthy() != i.k() {
+                        pc += 1;
+                    } else {
+                        setreg!(a, v);
+                        // SAFETY: TESTSET is always followed by a JMP.
+                        let j = unsafe { *code.add(pc) };
+                        pc = (pc as i64 + 1 + j.sj_field()) as usize;
+                    }
+                }
+                OpCode::Call => {
+                    let func = base + a;
+                    let b = i.b();
+                    let d = th.data();
+                    let top = if b != 0 { func + b } else { d.top };
+                    d.stack.truncate(top);
+                    savepc!();
+                    let depth = d.frames.len();
+                    let f = self.precall(func, i.c() as i32 - 1, RetMode::Normal, false)?;
+                    match f {
+                        Flow::Continue => {
+                            // A native ran to completion (same depth): it may have allocated.
+                            let native_done = self.current.data().frames.len() == depth;
+                            reload!();
+                            if native_done {
+                                gc_check!();
+                            }
+                            continue;
+                        }
+                        other => return Ok(other),
+                    }
+                }
+                OpCode::TailCall => {
+                    let func = base + a;
+                    let b = i.b();
+                    savepc!();
+                    if i.k() {
+                        self.close_level(base)?;
+                    }
+                    let d = th.data();
+                    let top = if b != 0 { func + b } else { d.top };
+                    d.stack.truncate(top);
+                    let fr = d.frames.pop().unwrap();
+                    let n = top - func;
+                    d.stack.copy_within(func..top, fr.func);
+                    d.stack.truncate(fr.func + n);
+                    let f = self.precall(fr.func, fr.nresults, fr.ret, true)?;
+                    flow!(f);
+                }
+                OpCode::Return => {
+                    let b = i.b();
+                    let n = if b != 0 {
+                        b - 1
+                    } else {
+                        th.data().top - (base + a)
+                    };
+                    savepc!();
+                    if i.k() {
+                        // Keep the results safe above the closing calls.
+                        let d = th.data();
+                        let vals: Vec<Value> = d.stack[base + a..base + a + n].to_vec();
+                        self.close_level(base)?;
+                        let d = th.data();
+                        d.stack[base + a..base + a + n].copy_from_slice(&vals);
+                    }
+                    let f = self.post_call(base + a, n)?;
+                    flow!(f);
+                }
+                OpCode::Return0 => {
+                    savepc!();
+                    let f = self.post_call(base, 0)?;
+                    flow!(f);
+                }
+                OpCode::Return1 => {
+                    savepc!();
+                    let f = self.post_call(base + a, 1)?;
+                    flow!(f);
+                }
+                OpCode::ForLoop => {
+                    match *rref!(a + 2) {
+                        Value::Int(step) => {
+                            let Value::Int(count) = *rref!(a + 1) else {
+                                unreachable!()
+                            };
+                            if count as u64 > 0 {
+                                let Value::Int(idx) = *rref!(a) else {
+                                    unreachable!()
+                                };
+                                let idx = idx.wrapping_add(step);
+                                setreg!(a + 1, Value::Int((count as u64 - 1) as i64));
+                                setreg!(a, Value::Int(idx));
+                                setreg!(a + 3, Value::Int(idx));
+                                pc -= i.bx();
+                            }
+                        }
+                        Value::Float(step) => {
+                            let (Value::Float(idx), Value::Float(limit)) =
+                                (*rref!(a), *rref!(a + 1))
+                            else {
+                                unreachable!()
+                            };
+                            let idx = idx + step;
+                            let cont = if step > 0.0 {
+                                idx <= limit
+                            } else {
+                                limit <= idx
+                            };
+                            if cont {
+                                setreg!(a, Value::Float(idx));
+                                setreg!(a + 3, Value::Float(idx));
+                                pc -= i.bx();
+                            }
+                        }
+                        _ => unreachable!(),
+                    }
+                    if let Some(left) = self.instr_budget.get() {
+                        if left == 0 {
+                            savepc!();
+                            return Err(self.rt_error("instruction limit exceeded"));
+                        }
+                        self.instr_budget.set(Some(left.saturating_sub(1)));
+                    }
+                }
+                OpCode::ForPrep => {
+                    savepc!();
+                    if self.for_prep(base + a)? {
+                        pc += i.bx() + 1;
+                    }
+                }
+                OpCode::TForPrep => {
+                    let v = reg!(a + 3);
+                    if v.truthy() {
+                        if self.get_tm(v, Tm::Close).is_nil() {
+                            savepc!();
+                            return Err(
+                                self.rt_error("variable '(for state)' got a non-closable value")
+                            );
+                        }
+                        th.data().tbc.push(base + a + 3);
+                    }
+                    pc += i.bx();
+                }
+                OpCode::TForCall => {
+                    let d = th.data();
+                    let s = base + a;
+                    d.stack[s + 4] = d.stack[s];
+                    d.stack[s + 5] = d.stack[s + 1];
+                    d.stack[s + 6] = d.stack[s + 2];
+                    d.stack.truncate(s + 7);
+                    savepc!();
+                    let f = self.precall(s + 4, i.c() as i32, RetMode::Normal, false)?;
+                    flow!(f);
+                }
+                OpCode::TForLoop => {
+                    let v = reg!(a + 4);
+                    if !v.is_nil() {
+                        setreg!(a + 2, v);
+                        pc -= i.bx();
+                    }
+                    if let Some(left) = self.instr_budget.get() {
+                        if left == 0 {
+                            savepc!();
+                            return Err(self.rt_error("instruction limit exceeded"));
+                        }
+                        self.instr_budget.set(Some(left.saturating_sub(1)));
+                    }
+                }
+                OpCode::SetList => {
+                    let b = i.b();
+                    let n = if b != 0 {
+                        b
+                    } else {
+                        th.data().top - (base + a) - 1
+                    };
+                    let mut last = i.c();
+                    if i.k() {
+                        // SAFETY: SETLIST with k is followed by EXTRAARG.
+                        last += unsafe { *code.add(pc) }.ax_field() * 256;
+                        pc += 1;
+                    }
+                    let Value::Table(t) = reg!(a) else {
+                        unreachable!("SETLIST on a non-table")
+                    };
+                    for j in 1..=n {
+                        t.set_int((last + j) as i64, reg!(a + j));
+                    }
+                }
+                OpCode::Closure => {
+                    let child = cl.proto.children[i.bx()];
+                    let ups: Box<[Gc<UpVal>]> = child
+                        .proto
+                        .upvalues
+                        .iter()
+                        .map(|u| {
+                            if u.in_stack {
+                                let heap = &mut self.heap;
+                                th.data()
+                                    .find_upval(th, base + u.index as usize, &mut |uv| {
+                                        heap.alloc(uv)
+                                    })
+                            } else {
+                                cl.upvals[u.index as usize]
+                            }
+                        })
+                        .collect();
+                    let ncl = self.heap.alloc(LuaClosure {
+                        proto: child,
+                        upvals: ups,
+                    });
+                    setreg!(a, Value::LuaFn(ncl));
+                    gc_check!();
+                }
+                OpCode::Vararg => {
+                    let d = th.data();
+                    let FrameKind::Lua { nextra, .. } = d.frames.last().unwrap().kind else {
+                        unreachable!()
+                    };
+                    let src = base - 1 - nextra;
+                    let c = i.c();
+                    if c == 0 {
+                        let need = base + a + nextra;
+                        if need + 1 >= MAX_STACK {
+                            savepc!();
+                            return Err(self.rt_error("stack overflow"));
+                        }
+                        d.ensure_len(need);
+                        d.stack.copy_within(src..src + nextra, base + a);
+                        d.top = base + a + nextra;
+                        sp = d.stack.as_mut_ptr();
+                    } else {
+                        let wanted = c - 1;
+                        for j in 0..wanted {
+                            let v = if j < nextra {
+                                d.stack[src + j]
+                            } else {
+                                Value::Nil
+                            };
+                            d.stack[base + a + j] = v;
+                        }
+                    }
+                }
+                OpCode::VarargPrep => {}
+                OpCode::ExtraArg => {}
+            }
+        }
+    }
+
+    /// FORPREP: validates and prepares a numeric loop at stack index `ra`. Returns `true` when
+    /// the loop must be skipped.
+    fn for_prep(&mut self, ra: usize) -> LuaResult<bool> {
+        let d = self.current.data();
+        let (init, limit, step) = (d.stack[ra], d.stack[ra + 1], d.stack[ra + 2]);
+        if let (Value::Int(i0), Value::Int(st)) = (init, step) {
+            if st == 0 {
+                return Err(self.rt_error("'for' step is zero"));
+            }
+            let lim = match limit {
+                Value::Int(l) => l,
+                Value::Float(f) => match for_limit_from_float(f, st > 0) {
+                    Some(l) => l,
+                    None => return Ok(true),
+                },
+                _ => {
+                    let conv = self.to_number(limit);
+                    match conv {
+                        Some(_) if matches!(limit, Value::Str(_)) => {
+                            return Err(self.rt_error("'for' limit must be a number"))
+                        }
+                        _ => return Err(self.rt_error("'for' limit must be a number")),
+                    }
+                }
+            };
+            if (st > 0 && i0 > lim) || (st < 0 && i0 < lim) {
+                return Ok(true);
+            }
+            let count = if st > 0 {
+                (lim as u64).wrapping_sub(i0 as u64) / (st as u64)
+            } else {
+                let s = (-(st + 1)) as u64 + 1;
+                (i0 as u64).wrapping_sub(lim as u64) / s
+            };
+            let d = self.current.data();
+            d.stack[ra + 1] = Value::Int(count as i64);
+            d.stack[ra + 3] = Value::Int(i0);
+            return Ok(false);
+        }
+        let fl = |v: Value| match v {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        };
+        let Some(l) = fl(limit) else {
+            return Err(self.rt_error("'for' limit must be a number"));
+        };
+        let Some(s) = fl(step) else {
+            return Err(self.rt_error("'for' step must be a number"));
+        };
+        let Some(i0) = fl(init) else {
+            return Err(self.rt_error("'for' initial value must be a number"));
+        };
+        if s == 0.0 {
+            return Err(self.rt_error("'for' step is zero"));
+        }
+        if (s > 0.0 && l < i0) || (s < 0.0 && i0 < l) || l.is_nan() || i0.is_nan() {
+            return Ok(true);
+        }
+        let d = self.current.data();
+        d.stack[ra] = Value::Float(i0);
+        d.stack[ra + 1] = Value::Float(l);
+        d.stack[ra + 2] = Value::Float(s);
+        d.stack[ra + 3] = Value::Float(i0);
+        Ok(false)
+    }
+
+    /// Closes upvalues and runs `__close` of to-be-closed variables at stack index `>= level`
+    /// (normal exit: the error argument is nil).
+    fn close_level(&mut self, level: usize) -> LuaResult<()> {
+        let th = self.current;
+        th.data().close_upvals(level);
+        while let Some(&slot) = th.data().tbc.last() {
+            if slot < level {
+                break;
+            }
+            th.data().tbc.pop();
+            let v = th.data().stack[slot];
+            let tm = self.get_tm(v, Tm::Close);
+            if !tm.is_nil() {
+                self.call_value(tm, &[v, Value::Nil], 0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// CONCAT: concatenates registers `a .. a+n-1` (continuing an interrupted concatenation if
+    /// the frame's `aux` says so).
+    fn concat(&mut self, a: usize, b: usize, base: usize) -> LuaResult<Flow> {
+        let th = self.current;
+        let mut n = {
+            let fr = th.data().frames.last_mut().unwrap();
+            let n = if fr.aux != 0 { fr.aux } else { b };
+            fr.aux = 0;
+            n
+        };
+        let is_sn = |v: &Value| matches!(v, Value::Str(_) | Value::Int(_) | Value::Float(_));
+        while n > 1 {
+            let d = th.data();
+            let top = base + a + n;
+            let x = d.stack[top - 2];
+            let y = d.stack[top - 1];
+            if is_sn(&x) && is_sn(&y) {
+                let mut k = 2;
+                while k < n && is_sn(&d.stack[top - k - 1]) {
+                    k += 1;
+                }
+                let mut buf: Vec<u8> = Vec::new();
+                for j in (top - k)..top {
+                    match d.stack[j] {
+                        Value::Str(s) => buf.extend_from_slice(s.as_bytes()),
+                        Value::Int(v) => crate::number::fmt_int(v, &mut buf),
+                        Value::Float(v) => crate::number::fmt_float(v, &mut buf),
+                        _ => unreachable!(),
+                    }
+                }
+                let s = self.intern_vec(buf);
+                th.data().stack[top - k] = Value::Str(s);
+                n -= k - 1;
+            } else {
+                let tm = self.get_tm(x, Tm::Concat);
+                let tm = if tm.is_nil() {
+                    self.get_tm(y, Tm::Concat)
+                } else {
+                    tm
+                };
+                if tm.is_nil() {
+                    let (bad, reg) = if is_sn(&x) {
+                        (y, top - 1 - base)
+                    } else {
+                        (x, top - 2 - base)
+                    };
+                    let vi = self.var_info(reg);
+                    return Err(self.type_error_msg(bad, "concatenate", vi));
+                }
+                th.data().frames.last_mut().unwrap().aux = n;
+                return self.call_meta(tm, x, y, None);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,87 @@
+//! Call frames on a thread's frame stack.
+
+use crate::func::{LuaClosure, NativeClosure};
+use crate::vm::native::Cont;
+use rua_gc::Gc;
+use rua_gc::Tracer;
+
+/// What happens with a frame's results when it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetMode {
+    /// Ordinary call from a Lua frame's `CALL`/`TFORCALL`: results go to `func..`, adjusted to
+    /// `nresults`; the caller continues after the call instruction.
+    Normal,
+    /// Metamethod called by a Lua instruction: the first result goes to `func`, and the caller's
+    /// current instruction is completed with it (`finish_op`).
+    FinishOp,
+    /// A native frame below made this call with a continuation: the continuation receives the
+    /// results.
+    Cont,
+    /// Outermost frame of a Rust-initiated call (`call_at`): return to Rust.
+    Base,
+    /// Body function of a coroutine: finishing it kills the coroutine and resumes its resumer.
+    CoBase,
+}
+
+/// How a native frame that resumed a coroutine wants the outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResumeKind {
+    /// `coroutine.resume`: prefix `true`/`false`.
+    Resume,
+    /// `coroutine.wrap`: return values directly, propagate errors.
+    Wrap,
+}
+
+/// Frame-kind specific state.
+#[derive(Clone, Copy)]
+pub enum FrameKind {
+    Lua {
+        cl: Gc<LuaClosure>,
+        /// Index of the next instruction to execute (saved when the frame is not running or at
+        /// an instruction that can call or raise).
+        pc: usize,
+        /// Number of extra (vararg) arguments, stored just below `func` after VARARGPREP.
+        nextra: usize,
+    },
+    Native {
+        cl: Gc<NativeClosure>,
+        /// Set while this native waits for a call it made.
+        cont: Option<Cont>,
+        /// Set while this native waits for a coroutine it resumed.
+        resume: Option<ResumeKind>,
+    },
+}
+
+/// One activation record.
+#[derive(Clone, Copy)]
+pub struct Frame {
+    /// Stack index of the called function; results are moved here.
+    pub func: usize,
+    /// First register (Lua) or first argument (native).
+    pub base: usize,
+    /// Lua frames: `base + max_stack`, the stack length the frame needs.
+    pub top: usize,
+    /// Number of results wanted by the caller (-1: all).
+    pub nresults: i32,
+    pub ret: RetMode,
+    pub kind: FrameKind,
+    /// Scratch used by multi-step instructions (CONCAT progress) and by continuations (the
+    /// stack index where a callee was placed).
+    pub aux: usize,
+    /// `true` if this frame was entered by a tail call (for tracebacks).
+    pub tail: bool,
+}
+
+impl Frame {
+    pub fn trace(&self, t: &mut Tracer) {
+        match self.kind {
+            FrameKind::Lua { cl, .. } => t.mark(cl),
+            FrameKind::Native { cl, .. } => t.mark(cl),
+        }
+    }
+
+    #[inline]
+    pub fn is_lua(&self) -> bool {
+        matches!(self.kind, FrameKind::Lua { .. })
+    }
+}

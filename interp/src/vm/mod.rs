@@ -1,0 +1,437 @@
+//! The virtual machine: the Lua [`State`], errors, and the submodules that execute code.
+//!
+//! * [`exec`]: the stackless dispatch loop, calls and returns, coroutine switching;
+//! * [`meta`]: metamethod lookup and the slow paths of arithmetic, comparison, indexing;
+//! * [`error`]: error values, positions, runtime error messages with variable names;
+//! * [`debuginfo`]: symbolic names of registers and functions, tracebacks;
+//! * [`collect`]: garbage-collection policy (roots, finalizers, weak tables, pacing);
+//! * [`native`]: the interface for Rust functions;
+//! * [`driver`]: running Lua threads as futures (async host functions).
+
+pub mod collect;
+pub mod debuginfo;
+pub mod driver;
+pub mod error;
+pub mod exec;
+pub mod frame;
+pub mod meta;
+pub mod native;
+
+use crate::func::{FnProto, LuaClosure, NativeClosure, NativeCode, NativeFn, UpState, UpVal};
+use crate::proto::{Constant, Proto};
+use crate::string::{Interner, LuaStr};
+use crate::table::Table;
+use crate::thread::Thread;
+use crate::value::Value;
+pub use error::LuaError;
+use rua_gc::{Gc, Heap};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// Result type of everything that can raise a Lua error.
+pub type LuaResult<T> = Result<T, LuaError>;
+
+/// Metamethod events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tm {
+    Index = 0,
+    NewIndex,
+    Gc,
+    Mode,
+    Len,
+    Eq,
+    Add,
+    Sub,
+    Mul,
+    Mod,
+    Pow,
+    Div,
+    IDiv,
+    BAnd,
+    BOr,
+    BXor,
+    Shl,
+    Shr,
+    Unm,
+    BNot,
+    Lt,
+    Le,
+    Concat,
+    Call,
+    Close,
+    ToString,
+    Name,
+    Metatable,
+    Pairs,
+}
+
+impl Tm {
+    pub const COUNT: usize = Tm::Pairs as usize + 1;
+    pub const NAMES: [&'static str; Tm::COUNT] = [
+        "__index",
+        "__newindex",
+        "__gc",
+        "__mode",
+        "__len",
+        "__eq",
+        "__add",
+        "__sub",
+        "__mul",
+        "__mod",
+        "__pow",
+        "__div",
+        "__idiv",
+        "__band",
+        "__bor",
+        "__bxor",
+        "__shl",
+        "__shr",
+        "__unm",
+        "__bnot",
+        "__lt",
+        "__le",
+        "__concat",
+        "__call",
+        "__close",
+        "__tostring",
+        "__name",
+        "__metatable",
+        "__pairs",
+    ];
+}
+
+/// Garbage collector mode (as `collectgarbage` reports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcMode {
+    Incremental,
+    Generational,
+}
+
+/// A Lua state: heap, globals, registry, threads.
+pub struct State {
+    pub heap: Heap,
+    pub strings: Interner,
+    pub registry: Gc<Table>,
+    pub globals: Gc<Table>,
+    /// `package.loaded` (also `registry._LOADED`).
+    pub loaded: Gc<Table>,
+    pub main_thread: Gc<Thread>,
+    /// The running thread.
+    pub current: Gc<Thread>,
+    pub tm_names: Vec<Gc<LuaStr>>,
+    /// Metatables for non-table types, indexed by `LuaType as usize`.
+    pub type_metas: [Option<Gc<Table>>; 8],
+    /// Nesting depth of native calls and nested VM runs (the "C stack").
+    pub c_depth: u32,
+    pub gc: collect::GcState,
+    /// Values kept alive by the host (slab of roots).
+    pub roots: Vec<Value>,
+    /// Threads run by async tasks (rooted while the task lives).
+    pub task_threads: Vec<Gc<Thread>>,
+    /// `true` while the async driver runs the VM (awaits allowed at the base level).
+    pub in_async: bool,
+    /// Instructions executed since the last count hook check (for limits).
+    pub instr_budget: Cell<Option<u64>>,
+}
+
+/// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
+pub const MAX_C_DEPTH: u32 = 200;
+/// Limit on Lua stack slots.
+pub const MAX_STACK: usize = 1_000_000;
+
+impl State {
+    /// A new state with an empty global table (no libraries).
+    pub fn new_bare() -> State {
+        let mut heap = Heap::new();
+        let registry = heap.alloc(Table::default());
+        let globals = heap.alloc(Table::default());
+        let loaded = heap.alloc(Table::default());
+        let main_thread = heap.alloc(Thread::new());
+        main_thread.data().status = crate::thread::ThreadStatus::Running;
+        let mut strings = Interner::default();
+        let tm_names = Tm::NAMES
+            .iter()
+            .map(|n| strings.intern(&mut heap, n.as_bytes()))
+            .collect();
+        let mut st = State {
+            heap,
+            strings,
+            registry,
+            globals,
+            loaded,
+            main_thread,
+            current: main_thread,
+            tm_names,
+            type_metas: [None; 8],
+            c_depth: 0,
+            gc: collect::GcState::new(),
+            roots: Vec::new(),
+            task_threads: Vec::new(),
+            in_async: false,
+            instr_budget: Cell::new(None),
+        };
+        registry.set_int(1, Value::Thread(main_thread));
+        registry.set_int(2, Value::Table(globals));
+        let g = Value::Table(globals);
+        let key = st.intern(b"_G");
+        globals.set(Value::Str(key), g);
+        loaded.set(Value::Str(key), g);
+        let key = st.intern(b"_LOADED");
+        registry.set(Value::Str(key), Value::Table(loaded));
+        st
+    }
+
+    /// Interns a string.
+    #[inline]
+    pub fn intern(&mut self, b: &[u8]) -> Gc<LuaStr> {
+        self.strings.intern(&mut self.heap, b)
+    }
+
+    /// Creates a string from an owned buffer.
+    #[inline]
+    pub fn intern_vec(&mut self, b: Vec<u8>) -> Gc<LuaStr> {
+        self.strings.intern_vec(&mut self.heap, b)
+    }
+
+    /// A string value.
+    pub fn str_value(&mut self, s: &str) -> Value {
+        Value::Str(self.intern(s.as_bytes()))
+    }
+
+    /// Allocates a table.
+    #[inline]
+    pub fn new_table(&mut self, narr: usize, nhash: usize) -> Gc<Table> {
+        self.heap.alloc(Table::with_capacity(narr, nhash))
+    }
+
+    /// Allocates a native function value.
+    pub fn new_native(&mut self, f: NativeFn, name: &'static str) -> Value {
+        Value::NativeFn(self.heap.alloc(NativeClosure {
+            code: NativeCode::Fn(f),
+            name,
+            upvals: Box::new([]),
+        }))
+    }
+
+    /// Allocates a native closure with upvalues.
+    pub fn new_native_with(&mut self, f: NativeFn, name: &'static str, up: &[Value]) -> Value {
+        Value::NativeFn(self.heap.alloc(NativeClosure {
+            code: NativeCode::Fn(f),
+            name,
+            upvals: up.iter().map(|v| Cell::new(*v)).collect(),
+        }))
+    }
+
+    /// Sets `t[name] = v` for a string name (raw).
+    pub fn set_field(&mut self, t: Gc<Table>, name: &str, v: Value) {
+        let k = self.intern(name.as_bytes());
+        t.set(Value::Str(k), v);
+    }
+
+    /// Registers a native function in table `t`.
+    pub fn register(&mut self, t: Gc<Table>, name: &'static str, f: NativeFn) {
+        let v = self.new_native(f, name);
+        self.set_field(t, name, v);
+    }
+
+    /// Gets `t[name]` (raw) for a string name.
+    pub fn get_field(&mut self, t: Gc<Table>, name: &str) -> Value {
+        let k = self.intern(name.as_bytes());
+        t.get_str(k)
+    }
+
+    /// Loads a prototype into the heap.
+    pub fn load_proto(&mut self, p: &Rc<Proto>) -> Gc<FnProto> {
+        let consts: Box<[Value]> = p
+            .constants
+            .iter()
+            .map(|c| match c {
+                Constant::Nil => Value::Nil,
+                Constant::Bool(b) => Value::Bool(*b),
+                Constant::Int(i) => Value::Int(*i),
+                Constant::Float(f) => Value::Float(*f),
+                Constant::Str(s) => Value::Str(self.intern(s)),
+            })
+            .collect();
+        let children: Box<[Gc<FnProto>]> = p.protos.iter().map(|c| self.load_proto(c)).collect();
+        let source = self.intern(&p.source);
+        self.heap.alloc(FnProto {
+            num_params: p.num_params,
+            is_vararg: p.is_vararg,
+            max_stack: p.max_stack,
+            proto: p.clone(),
+            consts,
+            children,
+            source,
+        })
+    }
+
+    /// Compiles source text into a function (a closure over `_ENV` = `env` or the globals).
+    /// Returns a syntax error as a Lua error whose value is the message string.
+    pub fn load(&mut self, src: &[u8], chunkname: &[u8], env: Option<Value>) -> LuaResult<Value> {
+        if src.first() == Some(&0x1b) {
+            return Err(self.error_str(&format!(
+                "{}: binary chunks are not supported yet",
+                crate::chunkid::chunk_id(chunkname)
+            )));
+        }
+        let ast = crate::parse::parse(src, chunkname).map_err(|e| self.error_str(&e.message))?;
+        let proto =
+            crate::compile::compile(&ast, chunkname).map_err(|e| self.error_str(&e.message))?;
+        let fp = self.load_proto(&proto);
+        let env = env.unwrap_or(Value::Table(self.globals));
+        let up = self.heap.alloc(UpVal {
+            state: Cell::new(UpState::Closed(env)),
+        });
+        let ups: Box<[Gc<UpVal>]> = (0..fp.proto.upvalues.len())
+            .map(|i| {
+                if i == 0 {
+                    up
+                } else {
+                    self.heap.alloc(UpVal {
+                        state: Cell::new(UpState::Closed(Value::Nil)),
+                    })
+                }
+            })
+            .collect();
+        Ok(Value::LuaFn(self.heap.alloc(LuaClosure {
+            proto: fp,
+            upvals: ups,
+        })))
+    }
+
+    /// The metatable of any value.
+    #[inline]
+    pub fn metatable_of(&self, v: Value) -> Option<Gc<Table>> {
+        match v {
+            Value::Table(t) => t.metatable(),
+            Value::UserData(u) => u.meta.get(),
+            _ => self.type_metas[v.lua_type() as usize],
+        }
+    }
+
+    /// Metamethod `tm` of value `v` (nil if none).
+    #[inline]
+    pub fn get_tm(&self, v: Value, tm: Tm) -> Value {
+        match self.metatable_of(v) {
+            None => Value::Nil,
+            Some(mt) => self.tm_from_meta(mt, tm),
+        }
+    }
+
+    /// Looks up `tm` in a metatable, using and maintaining the absence cache.
+    #[inline]
+    pub fn tm_from_meta(&self, mt: Gc<Table>, tm: Tm) -> Value {
+        let cacheable = (tm as u8) <= Tm::Eq as u8;
+        if cacheable {
+            // SAFETY-free: the first six Tm values mirror CachedMeta.
+            let cm: crate::table::CachedMeta = match tm {
+                Tm::Index => crate::table::CachedMeta::Index,
+                Tm::NewIndex => crate::table::CachedMeta::NewIndex,
+                Tm::Gc => crate::table::CachedMeta::Gc,
+                Tm::Mode => crate::table::CachedMeta::Mode,
+                Tm::Len => crate::table::CachedMeta::Len,
+                _ => crate::table::CachedMeta::Eq,
+            };
+            if mt.meta_absent(cm) {
+                return Value::Nil;
+            }
+            let v = mt.get_str(self.tm_names[tm as usize]);
+            if v.is_nil() {
+                mt.set_meta_absent(cm);
+            }
+            v
+        } else {
+            mt.get_str(self.tm_names[tm as usize])
+        }
+    }
+
+    /// Converts a value to a number (numeric strings convert), as arithmetic does.
+    pub fn to_number(&self, v: Value) -> Option<Value> {
+        match v {
+            Value::Int(_) | Value::Float(_) => Some(v),
+            Value::Str(s) => crate::number::str_to_number(s.as_bytes()).map(|n| match n {
+                crate::number::Number::Int(i) => Value::Int(i),
+                crate::number::Number::Float(f) => Value::Float(f),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Converts a value to an integer (exact floats and numeric strings convert).
+    pub fn to_integer(&self, v: Value) -> Option<i64> {
+        match v {
+            Value::Int(i) => Some(i),
+            Value::Float(f) => crate::number::float_to_int_exact(f),
+            Value::Str(_) => self.to_number(v).and_then(|n| n.as_int_exact()),
+            _ => None,
+        }
+    }
+
+    /// Converts a number to its string form.
+    pub fn tostring_number(&mut self, v: Value) -> Gc<LuaStr> {
+        let mut buf = Vec::new();
+        match v {
+            Value::Int(i) => crate::number::fmt_int(i, &mut buf),
+            Value::Float(f) => crate::number::fmt_float(f, &mut buf),
+            _ => {}
+        }
+        self.intern(&buf)
+    }
+
+    /// Type name for messages: uses `__name` from the metatable when it is a string.
+    pub fn type_name_for_msg(&self, v: Value) -> String {
+        if let Some(mt) = self.metatable_of(v) {
+            if let Value::Str(s) = mt.get_str(self.tm_names[Tm::Name as usize]) {
+                return s.to_str_lossy().into_owned();
+            }
+        }
+        v.type_name().to_string()
+    }
+
+    /// Primitive string conversion (`luaL_tolstring` without `__tostring`/`__name`).
+    pub fn tostring_basic(&mut self, v: Value) -> Vec<u8> {
+        match v {
+            Value::Nil => b"nil".to_vec(),
+            Value::Bool(true) => b"true".to_vec(),
+            Value::Bool(false) => b"false".to_vec(),
+            Value::Int(i) => {
+                let mut b = Vec::new();
+                crate::number::fmt_int(i, &mut b);
+                b
+            }
+            Value::Float(f) => {
+                let mut b = Vec::new();
+                crate::number::fmt_float(f, &mut b);
+                b
+            }
+            Value::Str(s) => s.as_bytes().to_vec(),
+            _ => {
+                let name = self.type_name_for_msg(v);
+                format!("{}: {:#x}", name, v.gc_addr()).into_bytes()
+            }
+        }
+    }
+
+    /// Creates an error whose value is the given message string.
+    pub fn error_str(&mut self, msg: &str) -> LuaError {
+        let s = self.intern(msg.as_bytes());
+        LuaError::new(Value::Str(s))
+    }
+
+    /// Keeps `v` alive until [`State::unpin`]; returns its slot.
+    pub fn pin(&mut self, v: Value) -> usize {
+        self.roots.push(v);
+        self.roots.len() - 1
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // SAFETY: the state owns the heap; after this no value of this state is reachable
+        // from Rust code that may dereference it (values handed out must not outlive the
+        // state, which the embedding API enforces with rooted handles tied to the state).
+        unsafe { self.heap.free_all() }
+    }
+}
