@@ -10,6 +10,11 @@ const ID_SIZE: usize = 59;
 /// * `@file` → `file` (keeping the end, with a leading `...` if too long),
 /// * anything else is source text: `[string "first line..."]`.
 pub fn chunk_id(source: &[u8]) -> String {
+    // Chunk names are C strings in PUC Lua: they end at the first NUL byte.
+    let source = match source.iter().position(|&c| c == 0) {
+        Some(p) => &source[..p],
+        None => source,
+    };
     match source.first() {
         Some(b'=') => {
             let rest = &source[1..];
@@ -31,7 +36,7 @@ pub fn chunk_id(source: &[u8]) -> String {
             let newline = source.iter().position(|&c| c == b'\n');
             let avail = ID_SIZE - PRE.len() - DOTS.len() - POS.len();
             let mut out = String::from(PRE);
-            if source.len() <= avail && newline.is_none() {
+            if source.len() < avail && newline.is_none() {
                 out.push_str(&String::from_utf8_lossy(source));
             } else {
                 let mut len = newline.unwrap_or(source.len());
@@ -59,5 +64,9 @@ mod tests {
         assert_eq!(chunk_id(b"x = 1\ny = 2"), "[string \"x = 1...\"]");
         let long = vec![b'a'; 100];
         assert_eq!(chunk_id(&long).len(), 59);
+        // A one-line source that exactly fills the space is still abbreviated, as in PUC.
+        let exact = vec![b'b'; 45];
+        assert!(chunk_id(&exact).ends_with("...\"]"));
+        assert_eq!(chunk_id(b"=name\0rest"), "name");
     }
 }

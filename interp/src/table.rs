@@ -190,8 +190,9 @@ impl Inner {
         }
         if (self.used + 1) * 4 > self.nodes.len() * 3 {
             self.rehash(&key);
-            // The key may now belong to the array part.
-            return self.set(key, val);
+            // The key may now belong to the array part; `reinsert` never rehashes again.
+            self.reinsert(key, val);
+            return;
         }
         self.insert_new(key, val, h);
     }
@@ -294,10 +295,6 @@ impl Inner {
             if !n.key.is_nil() && !n.val.is_nil() {
                 self.reinsert(n.key, n.val);
             }
-        }
-        // Trim trailing nils so that appends continue to use the fast path.
-        while matches!(self.array.last(), Some(Value::Nil)) {
-            self.array.pop();
         }
     }
 
@@ -685,5 +682,27 @@ mod tests {
         assert_eq!(seen, 50);
         assert!(t.next(Value::Nil).unwrap().is_none());
         assert!(t.next(Value::Float(1000.5)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod regression_tests {
+    use super::*;
+
+    /// A key that the sizing places in the array part beyond the current contents must not
+    /// send `set` into endless rehashing.
+    #[test]
+    fn sparse_int_keys_after_rehash() {
+        let t = Table::default();
+        t.set(Value::Int(1), Value::Int(1));
+        t.set(Value::Int(2), Value::Int(2));
+        t.set(Value::Int(4), Value::Int(4));
+        for k in [8, 3, 16, 5, 6, 7, 100, 64, 9] {
+            t.set(Value::Int(k), Value::Int(k));
+        }
+        for k in [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 64, 100] {
+            assert!(matches!(t.get(Value::Int(k)), Value::Int(v) if v == k));
+        }
+        assert!(t.get(Value::Int(10)).is_nil());
     }
 }
