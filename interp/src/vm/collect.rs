@@ -27,6 +27,8 @@ pub struct GcState {
     /// `true` while finalizers run (no nested collections).
     pub in_finalizer: bool,
     pub collections: u64,
+    /// Stress mode: collect at every safepoint (for testing rooting).
+    pub stress: bool,
 }
 
 impl GcState {
@@ -41,13 +43,14 @@ impl GcState {
             tobefnz: Vec::new(),
             in_finalizer: false,
             collections: 0,
+            stress: false,
         }
     }
 
     /// Cheap check done at safepoints.
     #[inline]
     pub fn should_collect(&self, heap: &mut Heap) -> bool {
-        self.running && heap.bytes() > self.threshold
+        self.running && (self.stress || heap.bytes() > self.threshold)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::value::Value;
 use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
 use crate::vm::meta::{arith_numbers, for_limit_from_float, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
-use crate::vm::{LuaError, LuaResult, State, Tm, MAX_C_DEPTH, MAX_STACK};
+use crate::vm::{LuaError, LuaResult, State, Tm, MAX_C_DEPTH, MAX_FRAMES, MAX_STACK};
 use rua_gc::Gc;
 
 /// What the loop should do after an operation.
@@ -168,7 +168,7 @@ impl State {
                         d.stack[base + i] = Value::Nil;
                     }
                 }
-                if d.frames.len() >= 220_000 {
+                if d.frames.len() >= MAX_FRAMES {
                     return Err(self.rt_error("stack overflow"));
                 }
                 d.frames.push(Frame {
@@ -185,7 +185,7 @@ impl State {
             }
             Value::NativeFn(ncl) => {
                 let d = th.data();
-                if d.frames.len() >= 220_000 {
+                if d.frames.len() >= MAX_FRAMES {
                     return Err(self.rt_error("stack overflow"));
                 }
                 d.frames.push(Frame {
@@ -702,6 +702,8 @@ impl State {
         let mut base: usize;
         let mut pc: usize;
         let mut sp: *mut Value;
+        // `regs == sp + base`: the current frame's register 0.
+        let mut regs: *mut Value;
         let mut code: *const Instr;
         let mut kst: *const Value;
 
@@ -719,6 +721,8 @@ impl State {
                 }
                 base = fr.base;
                 sp = d.stack.as_mut_ptr();
+                // SAFETY: base < stack.len() for the running frame.
+                regs = unsafe { sp.add(base) };
                 code = cl.proto.proto.code.as_ptr();
                 kst = cl.proto.consts.as_ptr();
             }};
@@ -739,7 +743,7 @@ impl State {
                 // SAFETY: see the module invariant: registers are below base + max_stack <=
                 // stack.len(), and `sp` was derived after the last resize. The reference is
                 // used before any operation that could resize the stack.
-                unsafe { &*sp.add(base + $i) }
+                unsafe { &*regs.add($i) }
             };
         }
         macro_rules! reg {
@@ -751,7 +755,7 @@ impl State {
             ($i:expr, $v:expr) => {{
                 let v = $v;
                 // SAFETY: as for `reg!`.
-                unsafe { *sp.add(base + $i) = v }
+                unsafe { *regs.add($i) = v }
             }};
         }
         macro_rules! konst {
@@ -1190,7 +1194,11 @@ impl State {
                     }
                 }
                 OpCode::Jmp => {
-                    pc = (pc as i64 + i.sj_field()) as usize;
+                    let off = i.sj_field();
+                    pc = (pc as i64 + off) as usize;
+                    if off < 0 && self.hot.hook.is_some() {
+                        self.hot.tick(cl.proto, pc);
+                    }
                 }
                 OpCode::Eq => {
                     let r = match (rref!(a), rref!(i.b())) {
@@ -1330,6 +1338,42 @@ impl State {
                     let b = i.b();
                     let d = th.data();
                     let top = if b != 0 { func + b } else { d.top };
+                    // Fast path: a call to a fixed-parameter Lua function continues right here.
+                    if let Value::LuaFn(ncl) = *rref!(a) {
+                        let fp = ncl.proto;
+                        let ntop = func + 1 + fp.max_stack as usize;
+                        if !fp.is_vararg && ntop < MAX_STACK && d.frames.len() < MAX_FRAMES {
+                            savepc!();
+                            let nargs = top - func - 1;
+                            d.ensure_len(ntop);
+                            for k in nargs..fp.num_params as usize {
+                                d.stack[func + 1 + k] = Value::Nil;
+                            }
+                            d.frames.push(Frame {
+                                func,
+                                base: func + 1,
+                                top: ntop,
+                                nresults: i.c() as i32 - 1,
+                                ret: RetMode::Normal,
+                                kind: FrameKind::Lua {
+                                    cl: ncl,
+                                    pc: 0,
+                                    nextra: 0,
+                                },
+                                aux: 0,
+                                tail: false,
+                            });
+                            cl = ncl;
+                            base = func + 1;
+                            pc = 0;
+                            sp = d.stack.as_mut_ptr();
+                            // SAFETY: base < ntop <= stack.len().
+                            regs = unsafe { sp.add(base) };
+                            code = fp.proto.code.as_ptr();
+                            kst = fp.consts.as_ptr();
+                            continue;
+                        }
+                    }
                     d.stack.truncate(top);
                     savepc!();
                     let depth = d.frames.len();
@@ -1383,14 +1427,45 @@ impl State {
                     let f = self.post_call(base + a, n)?;
                     flow!(f);
                 }
-                OpCode::Return0 => {
+                OpCode::Return0 | OpCode::Return1 => {
+                    let n = (op == OpCode::Return1) as usize;
+                    let d = th.data();
+                    let fr = *d.frames.last().unwrap();
+                    if fr.ret == RetMode::Normal {
+                        // Fast path: return to the calling Lua frame.
+                        d.frames.pop();
+                        let dst = fr.func;
+                        let wanted = if fr.nresults < 0 {
+                            n
+                        } else {
+                            fr.nresults as usize
+                        };
+                        if n == 1 && wanted >= 1 {
+                            d.stack[dst] = d.stack[base + a];
+                        }
+                        for k in n..wanted {
+                            d.stack[dst + k] = Value::Nil;
+                        }
+                        d.top = dst + wanted;
+                        let caller = *d.frames.last().unwrap();
+                        if d.stack.len() < caller.top {
+                            d.ensure_len(caller.top);
+                        }
+                        let FrameKind::Lua { cl: c, pc: p, .. } = caller.kind else {
+                            unreachable!("Normal returns go to Lua frames")
+                        };
+                        cl = c;
+                        pc = p;
+                        base = caller.base;
+                        sp = d.stack.as_mut_ptr();
+                        // SAFETY: the caller's base is below its top <= stack.len().
+                        regs = unsafe { sp.add(base) };
+                        code = cl.proto.proto.code.as_ptr();
+                        kst = cl.proto.consts.as_ptr();
+                        continue;
+                    }
                     savepc!();
-                    let f = self.post_call(base, 0)?;
-                    flow!(f);
-                }
-                OpCode::Return1 => {
-                    savepc!();
-                    let f = self.post_call(base + a, 1)?;
+                    let f = self.post_call(base + a, n)?;
                     flow!(f);
                 }
                 OpCode::ForLoop => {
@@ -1408,6 +1483,9 @@ impl State {
                                 setreg!(a, Value::Int(idx));
                                 setreg!(a + 3, Value::Int(idx));
                                 pc -= i.bx();
+                                if self.hot.hook.is_some() {
+                                    self.hot.tick(cl.proto, pc);
+                                }
                             }
                         }
                         Value::Float(step) => {
@@ -1426,6 +1504,9 @@ impl State {
                                 setreg!(a, Value::Float(idx));
                                 setreg!(a + 3, Value::Float(idx));
                                 pc -= i.bx();
+                                if self.hot.hook.is_some() {
+                                    self.hot.tick(cl.proto, pc);
+                                }
                             }
                         }
                         _ => unreachable!(),
@@ -1473,6 +1554,9 @@ impl State {
                     if !v.is_nil() {
                         setreg!(a + 2, v);
                         pc -= i.bx();
+                        if self.hot.hook.is_some() {
+                            self.hot.tick(cl.proto, pc);
+                        }
                     }
                     if let Some(left) = self.instr_budget.get() {
                         if left == 0 {
@@ -1544,6 +1628,8 @@ impl State {
                         d.stack.copy_within(src..src + nextra, base + a);
                         d.top = base + a + nextra;
                         sp = d.stack.as_mut_ptr();
+                        // SAFETY: as above.
+                        regs = unsafe { sp.add(base) };
                     } else {
                         let wanted = c - 1;
                         for j in 0..wanted {

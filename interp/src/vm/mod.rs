@@ -14,6 +14,7 @@ pub mod driver;
 pub mod error;
 pub mod exec;
 pub mod frame;
+pub mod hook;
 pub mod meta;
 pub mod native;
 
@@ -133,12 +134,16 @@ pub struct State {
     pub in_async: bool,
     /// Instructions executed since the last count hook check (for limits).
     pub instr_budget: Cell<Option<u64>>,
+    /// Hot-loop counters and the trace hook (the JIT's entry point).
+    pub hot: hook::HotCounters,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
 pub const MAX_C_DEPTH: u32 = 200;
 /// Limit on Lua stack slots.
 pub const MAX_STACK: usize = 1_000_000;
+/// Limit on call frames of one thread.
+pub const MAX_FRAMES: usize = 220_000;
 
 impl State {
     /// A new state with an empty global table (no libraries).
@@ -170,6 +175,7 @@ impl State {
             task_threads: Vec::new(),
             in_async: false,
             instr_budget: Cell::new(None),
+            hot: hook::HotCounters::default(),
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));

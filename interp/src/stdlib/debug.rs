@@ -1,0 +1,285 @@
+//! The debug library (subset): traceback, getinfo, getlocal, getupvalue/setupvalue,
+//! upvalueid, getmetatable/setmetatable, getregistry. Hooks are not implemented yet and are
+//! absent from the table.
+
+use crate::value::Value;
+use crate::vm::frame::FrameKind;
+use crate::vm::native::{Action, Ctx};
+use crate::vm::{LuaResult, State};
+
+/// Installs the `debug` table.
+pub fn open(st: &mut State) {
+    let t = st.new_table(0, 12);
+    st.register(t, "traceback", traceback);
+    st.register(t, "getinfo", getinfo);
+    st.register(t, "getlocal", getlocal);
+    st.register(t, "getupvalue", getupvalue);
+    st.register(t, "setupvalue", setupvalue);
+    st.register(t, "upvalueid", upvalueid);
+    st.register(t, "getmetatable", getmetatable);
+    st.register(t, "setmetatable", setmetatable);
+    st.register(t, "getregistry", getregistry);
+    let g = st.globals;
+    st.set_field(g, "debug", Value::Table(t));
+    let l = st.loaded;
+    st.set_field(l, "debug", Value::Table(t));
+}
+
+fn traceback(ctx: &mut Ctx) -> LuaResult<Action> {
+    let (msg_i, level_default) = match ctx.arg(1) {
+        Value::Thread(_) => (2, 0),
+        _ => (1, 1),
+    };
+    let msg = ctx.arg(msg_i);
+    if !msg.is_nil() && !matches!(msg, Value::Str(_) | Value::Int(_) | Value::Float(_)) {
+        return ctx.ret1(msg);
+    }
+    let level = ctx.opt_int(msg_i + 1, level_default)?.max(0) as usize;
+    let text = match msg {
+        Value::Nil => None,
+        v => Some(String::from_utf8_lossy(&ctx.st.tostring_basic(v)).into_owned()),
+    };
+    let tb = ctx.st.traceback(text.as_deref(), level);
+    let v = ctx.new_str(tb.as_bytes());
+    ctx.ret1(v)
+}
+
+fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
+    let what = match ctx.opt_str(2)? {
+        Some(s) => s.as_bytes().to_vec(),
+        None => b"flnSrtu".to_vec(),
+    };
+    let frames_len = ctx.st.current.data().frames.len();
+    let (func, frame_idx) = match ctx.arg(1) {
+        f @ (Value::LuaFn(_) | Value::NativeFn(_)) => (f, None),
+        Value::Int(_) | Value::Float(_) => {
+            let level = ctx.check_int(1)?;
+            if level < 0 || level as usize >= frames_len {
+                return ctx.ret1(Value::Nil);
+            }
+            let idx = frames_len - 1 - level as usize;
+            let fr = ctx.st.current.data().frames[idx];
+            let f = match fr.kind {
+                FrameKind::Lua { cl, .. } => Value::LuaFn(cl),
+                FrameKind::Native { cl, .. } => Value::NativeFn(cl),
+            };
+            (f, Some(idx))
+        }
+        _ => return Err(ctx.arg_error(1, "function or level expected")),
+    };
+    let t = ctx.new_table();
+    let set = |ctx: &mut Ctx, k: &str, v: Value| {
+        let key = ctx.new_str(k.as_bytes());
+        t.set(key, v);
+    };
+    for &c in &what {
+        match c {
+            b'S' => match func {
+                Value::LuaFn(cl) => {
+                    let p = &cl.proto.proto;
+                    set(ctx, "source", Value::Str(cl.proto.source));
+                    let short = crate::chunkid::chunk_id(&p.source);
+                    let v = ctx.new_str(short.as_bytes());
+                    set(ctx, "short_src", v);
+                    set(ctx, "linedefined", Value::Int(p.line_defined as i64));
+                    set(
+                        ctx,
+                        "lastlinedefined",
+                        Value::Int(p.last_line_defined as i64),
+                    );
+                    let w = if p.line_defined == 0 { "main" } else { "Lua" };
+                    let v = ctx.new_str(w.as_bytes());
+                    set(ctx, "what", v);
+                }
+                _ => {
+                    let v = ctx.new_str(b"=[C]");
+                    set(ctx, "source", v);
+                    let v = ctx.new_str(b"[C]");
+                    set(ctx, "short_src", v);
+                    set(ctx, "linedefined", Value::Int(-1));
+                    set(ctx, "lastlinedefined", Value::Int(-1));
+                    let v = ctx.new_str(b"C");
+                    set(ctx, "what", v);
+                }
+            },
+            b'l' => {
+                let line = frame_idx
+                    .and_then(|i| {
+                        crate::vm::debuginfo::frame_line(&ctx.st.current.data().frames[i])
+                    })
+                    .map(|l| l as i64)
+                    .unwrap_or(-1);
+                set(ctx, "currentline", Value::Int(line));
+            }
+            b'u' => {
+                let (nups, np, va) = match func {
+                    Value::LuaFn(cl) => (
+                        cl.upvals.len(),
+                        cl.proto.num_params as i64,
+                        cl.proto.is_vararg,
+                    ),
+                    Value::NativeFn(n) => (n.upvals.len(), 0, true),
+                    _ => (0, 0, true),
+                };
+                set(ctx, "nups", Value::Int(nups as i64));
+                set(ctx, "nparams", Value::Int(np));
+                set(ctx, "isvararg", Value::Bool(va));
+            }
+            b'n' => {
+                if let Some((kind, name)) = frame_idx.and_then(|i| ctx.st.frame_func_name(i)) {
+                    let v = ctx.new_str(name.as_bytes());
+                    set(ctx, "name", v);
+                    let v = ctx.new_str(kind.as_bytes());
+                    set(ctx, "namewhat", v);
+                } else {
+                    let v = ctx.new_str(b"");
+                    set(ctx, "namewhat", v);
+                }
+            }
+            b't' => {
+                let tail = frame_idx
+                    .map(|i| ctx.st.current.data().frames[i].tail)
+                    .unwrap_or(false);
+                set(ctx, "istailcall", Value::Bool(tail));
+            }
+            b'f' => set(ctx, "func", func),
+            b'L' => {
+                if let Value::LuaFn(cl) = func {
+                    let lines = ctx.new_table();
+                    for &l in cl.proto.proto.lines.iter() {
+                        lines.set(Value::Int(l as i64), Value::Bool(true));
+                    }
+                    set(ctx, "activelines", Value::Table(lines));
+                }
+            }
+            b'r' => {
+                set(ctx, "ftransfer", Value::Int(0));
+                set(ctx, "ntransfer", Value::Int(0));
+            }
+            b'>' => {}
+            _ => return Err(ctx.arg_error(2, "invalid option")),
+        }
+    }
+    ctx.ret1(Value::Table(t))
+}
+
+fn getlocal(ctx: &mut Ctx) -> LuaResult<Action> {
+    let n = ctx.check_int(2)?;
+    if let f @ (Value::LuaFn(_) | Value::NativeFn(_)) = ctx.arg(1) {
+        // Parameter names of a function.
+        if let Value::LuaFn(cl) = f {
+            if n >= 1 {
+                if let Some(name) = cl.proto.proto.local_name(n as usize, 0) {
+                    let v = ctx.new_str(name.as_bytes());
+                    return ctx.ret1(v);
+                }
+            }
+        }
+        return ctx.ret1(Value::Nil);
+    }
+    let level = ctx.check_int(1)?;
+    let frames_len = ctx.st.current.data().frames.len();
+    if level < 0 || level as usize >= frames_len {
+        return Err(ctx.arg_error(1, "level out of range"));
+    }
+    let fr = ctx.st.current.data().frames[frames_len - 1 - level as usize];
+    if let FrameKind::Lua { cl, pc, .. } = fr.kind {
+        if n >= 1 {
+            if let Some(name) = cl.proto.proto.local_name(n as usize, pc.saturating_sub(1)) {
+                let name = name.to_string();
+                let v = ctx.st.current.data().stack[fr.base + n as usize - 1];
+                let nv = ctx.new_str(name.as_bytes());
+                return ctx.ret(&[nv, v]);
+            }
+        }
+    }
+    ctx.ret1(Value::Nil)
+}
+
+fn getupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
+    let f = ctx.arg(1);
+    let n = ctx.check_int(2)?;
+    match f {
+        Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
+            let name = cl.proto.proto.upvalues[n as usize - 1].name.to_string();
+            let name = if name.is_empty() {
+                "(no name)".into()
+            } else {
+                name
+            };
+            let v = cl.upvals[n as usize - 1].get();
+            let nv = ctx.new_str(name.as_bytes());
+            ctx.ret(&[nv, v])
+        }
+        Value::NativeFn(nc) if n >= 1 && (n as usize) <= nc.upvals.len() => {
+            let v = nc.upvals[n as usize - 1].get();
+            let nv = ctx.new_str(b"");
+            ctx.ret(&[nv, v])
+        }
+        Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret0(),
+        _ => Err(ctx.type_error(1, "function")),
+    }
+}
+
+fn setupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
+    let f = ctx.arg(1);
+    let n = ctx.check_int(2)?;
+    let v = ctx.check_any(3)?;
+    match f {
+        Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
+            let name = cl.proto.proto.upvalues[n as usize - 1].name.to_string();
+            cl.upvals[n as usize - 1].set(v);
+            let nv = ctx.new_str(name.as_bytes());
+            ctx.ret1(nv)
+        }
+        Value::NativeFn(nc) if n >= 1 && (n as usize) <= nc.upvals.len() => {
+            nc.upvals[n as usize - 1].set(v);
+            let nv = ctx.new_str(b"");
+            ctx.ret1(nv)
+        }
+        Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret0(),
+        _ => Err(ctx.type_error(1, "function")),
+    }
+}
+
+fn upvalueid(ctx: &mut Ctx) -> LuaResult<Action> {
+    let n = ctx.check_int(2)?;
+    match ctx.arg(1) {
+        Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
+            let id = cl.upvals[n as usize - 1].as_ptr() as usize;
+            ctx.ret1(Value::LightUserData(id))
+        }
+        Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret1(Value::Nil),
+        _ => Err(ctx.type_error(1, "function")),
+    }
+}
+
+fn getmetatable(ctx: &mut Ctx) -> LuaResult<Action> {
+    let v = ctx.check_any(1)?;
+    let mt = ctx.st.metatable_of(v);
+    ctx.ret1(mt.map(Value::Table).unwrap_or(Value::Nil))
+}
+
+fn setmetatable(ctx: &mut Ctx) -> LuaResult<Action> {
+    let v = ctx.arg(1);
+    let mt = match ctx.arg(2) {
+        Value::Nil => None,
+        Value::Table(t) => Some(t),
+        _ => return Err(ctx.type_error(2, "nil or table")),
+    };
+    match v {
+        Value::Table(t) => {
+            let weak = crate::stdlib::base::weak_mode_of(ctx.st, mt);
+            t.set_metatable(mt, weak);
+        }
+        Value::UserData(u) => u.meta.set(mt),
+        other => ctx.st.type_metas[other.lua_type() as usize] = mt,
+    }
+    ctx.st.check_finalizer(v);
+    ctx.ret1(v)
+}
+
+fn getregistry(ctx: &mut Ctx) -> LuaResult<Action> {
+    let r = ctx.st.registry;
+    ctx.ret1(Value::Table(r))
+}
