@@ -19,6 +19,8 @@ pub fn open(st: &mut State) {
     st.register(t, "getmetatable", getmetatable);
     st.register(t, "setmetatable", setmetatable);
     st.register(t, "getregistry", getregistry);
+    st.register(t, "getuservalue", getuservalue);
+    st.register(t, "setuservalue", setuservalue);
     let g = st.globals;
     st.set_field(g, "debug", Value::Table(t));
     let l = st.loaded;
@@ -282,4 +284,40 @@ fn setmetatable(ctx: &mut Ctx) -> LuaResult<Action> {
 fn getregistry(ctx: &mut Ctx) -> LuaResult<Action> {
     let r = ctx.st.registry;
     ctx.ret1(Value::Table(r))
+}
+
+fn getuservalue(ctx: &mut Ctx) -> LuaResult<Action> {
+    let n = ctx.opt_int(2, 1)?;
+    match ctx.arg(1) {
+        Value::UserData(u) => {
+            let vals = u.user_values.borrow();
+            if n >= 1 && (n as usize) <= vals.len() {
+                let v = vals[n as usize - 1];
+                drop(vals);
+                ctx.ret(&[v, Value::Bool(true)])
+            } else {
+                drop(vals);
+                ctx.ret(&[Value::Nil, Value::Bool(false)])
+            }
+        }
+        _ => ctx.ret(&[Value::Nil, Value::Bool(false)]),
+    }
+}
+
+fn setuservalue(ctx: &mut Ctx) -> LuaResult<Action> {
+    let u = match ctx.arg(1) {
+        Value::UserData(u) => u,
+        _ => return Err(ctx.type_error(1, "userdata")),
+    };
+    let v = ctx.check_any(2)?;
+    let n = ctx.opt_int(3, 1)?;
+    let mut vals = u.user_values.borrow_mut();
+    if n >= 1 && (n as usize) <= vals.len() {
+        vals[n as usize - 1] = v;
+        drop(vals);
+        ctx.ret1(Value::UserData(u))
+    } else {
+        drop(vals);
+        ctx.ret1(Value::Nil)
+    }
 }

@@ -90,10 +90,14 @@ fn upval_name(p: &Proto, idx: usize) -> String {
 /// Is the table in register/upvalue named `_ENV`? (decides "global" vs "field")
 fn is_env(p: &Proto, pc: usize, i: Instr, upvalue: bool) -> &'static str {
     let t = i.b();
+    // Only a local or an upvalue can be the variable `_ENV`.
     let name = if upvalue {
         Some(upval_name(p, t))
     } else {
-        obj_name(p, pc, t).map(|(_, n)| n)
+        match obj_name(p, pc, t) {
+            Some(("local" | "upvalue", n)) => Some(n),
+            _ => None,
+        }
     };
     if name.as_deref() == Some("_ENV") {
         "global"

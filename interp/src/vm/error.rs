@@ -12,6 +12,8 @@ pub struct LuaError(Box<ErrorInner>);
 struct ErrorInner {
     value: Value,
     traceback: Option<String>,
+    /// The message handler of the catching `xpcall` has already transformed `value`.
+    handled: bool,
 }
 
 impl LuaError {
@@ -19,6 +21,7 @@ impl LuaError {
         LuaError(Box::new(ErrorInner {
             value,
             traceback: None,
+            handled: false,
         }))
     }
 
@@ -30,6 +33,15 @@ impl LuaError {
 
     pub fn set_value(&mut self, v: Value) {
         self.0.value = v;
+    }
+
+    /// `true` once an `xpcall` message handler has processed this error.
+    pub fn handled(&self) -> bool {
+        self.0.handled
+    }
+
+    pub fn set_handled(&mut self) {
+        self.0.handled = true;
     }
 
     pub fn traceback(&self) -> Option<&str> {

@@ -13,13 +13,14 @@
 //! metamethods, allocation of stack slots).
 
 use crate::func::{LuaClosure, NativeCode, UpVal};
+use crate::number::{float_ceil_to_int, float_floor_to_int};
 use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
 use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
-use crate::vm::meta::{arith_numbers, for_limit_from_float, shift_left, ArOp, Outcome};
+use crate::vm::meta::{arith_numbers, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
-use crate::vm::{LuaError, LuaResult, State, Tm, MAX_C_DEPTH, MAX_FRAMES, MAX_STACK};
+use crate::vm::{LuaError, LuaResult, StackLimits, State, Tm, MAX_C_DEPTH};
 use rua_gc::Gc;
 
 /// What the loop should do after an operation.
@@ -143,7 +144,7 @@ impl State {
                 if fp.is_vararg {
                     nextra = nargs.saturating_sub(np);
                     let newfunc = func + 1 + nargs;
-                    if newfunc + 1 + max >= MAX_STACK {
+                    if newfunc + 1 + max >= self.limits.stack {
                         return Err(self.rt_error("stack overflow"));
                     }
                     d.ensure_len(newfunc + 1 + max);
@@ -158,7 +159,7 @@ impl State {
                     }
                     base = newfunc + 1;
                 } else {
-                    if base + max >= MAX_STACK {
+                    if base + max >= self.limits.stack {
                         return Err(self.rt_error("stack overflow"));
                     }
                     // Missing parameters become nil; other slots above may hold stale values,
@@ -168,7 +169,7 @@ impl State {
                         d.stack[base + i] = Value::Nil;
                     }
                 }
-                if d.frames.len() >= MAX_FRAMES {
+                if d.frames.len() >= self.limits.frames {
                     return Err(self.rt_error("stack overflow"));
                 }
                 d.frames.push(Frame {
@@ -185,7 +186,7 @@ impl State {
             }
             Value::NativeFn(ncl) => {
                 let d = th.data();
-                if d.frames.len() >= MAX_FRAMES {
+                if d.frames.len() >= self.limits.frames {
                     return Err(self.rt_error("stack overflow"));
                 }
                 d.frames.push(Frame {
@@ -227,7 +228,13 @@ impl State {
             if let FrameKind::Lua { cl, pc, .. } = fr.kind {
                 let p = &cl.proto.proto;
                 let i = p.code[pc.saturating_sub(1)];
-                if fr.base + i.a() == func || i.opcode() == Some(OpCode::TForCall) {
+                // CALL/TAILCALL name their own callee; any other instruction calling
+                // something is calling one of its metamethods.
+                let own_callee = match i.opcode() {
+                    Some(OpCode::Call | OpCode::TailCall) => fr.base + i.a() == func,
+                    _ => true,
+                };
+                if own_callee {
                     if let Some((kind, name)) =
                         super::debuginfo::func_name_from_call(p, pc.saturating_sub(1))
                     {
@@ -505,7 +512,7 @@ impl State {
         base_thread: Gc<Thread>,
         base_depth: usize,
     ) -> LuaResult<Flow> {
-        self.apply_message_handler(&mut e, base_thread, base_depth);
+        self.apply_message_handler(&mut e);
         loop {
             let th = self.current;
             let limit = if Gc::ptr_eq(th, base_thread) {
@@ -525,7 +532,7 @@ impl State {
                 {
                     if c.catch != Catch::No {
                         let level = f.aux;
-                        self.close_for_error(th, level, &e);
+                        self.close_for_error(th, level, &mut e);
                         let d = th.data();
                         d.stack.truncate(level);
                         d.frames.last_mut().unwrap().kind = FrameKind::Native {
@@ -551,7 +558,7 @@ impl State {
                 let d = th.data();
                 d.frames.pop();
                 let level = if f.is_lua() { f.base } else { f.func + 1 };
-                self.close_for_error(th, level.min(th.data().stack.len()), &e);
+                self.close_for_error(th, level.min(th.data().stack.len()), &mut e);
                 match f.ret {
                     RetMode::Base => {
                         th.data().stack.truncate(f.func);
@@ -577,22 +584,17 @@ impl State {
     }
 
     /// Runs the message handler of the nearest `xpcall`, if that is where the error will be
-    /// caught, with the erroring frames still on the stack.
-    fn apply_message_handler(
-        &mut self,
-        e: &mut LuaError,
-        base_thread: Gc<Thread>,
-        base_depth: usize,
-    ) {
+    /// caught, with the erroring frames still on the stack. As in PUC Lua the search crosses
+    /// nested runs (natives calling Lua) but not coroutine boundaries, and a handler runs once
+    /// per error.
+    fn apply_message_handler(&mut self, e: &mut LuaError) {
+        if e.handled() {
+            return;
+        }
         let th = self.current;
         let d = th.data();
-        let limit = if Gc::ptr_eq(th, base_thread) {
-            base_depth
-        } else {
-            0
-        };
         let mut handler = None;
-        for f in d.frames[limit.min(d.frames.len())..].iter().rev() {
+        for f in d.frames.iter().rev() {
             if let FrameKind::Native { cont: Some(c), .. } = f.kind {
                 match c.catch {
                     Catch::No => {}
@@ -603,11 +605,16 @@ impl State {
                     }
                 }
             }
-            if matches!(f.ret, RetMode::Base | RetMode::CoBase) {
+            if f.ret == RetMode::CoBase {
                 break;
             }
         }
         if let Some(h) = handler {
+            e.set_handled();
+            // Like PUC's extra stack space for error handling: a handler may run even when
+            // the error was a stack overflow.
+            let saved = self.limits;
+            self.limits = StackLimits::relaxed();
             if self.c_depth >= MAX_C_DEPTH {
                 let m = self.error_str("error in error handling");
                 e.set_value(m.value());
@@ -617,12 +624,14 @@ impl State {
                 Ok(r) => e.set_value(r.first().copied().unwrap_or(Value::Nil)),
                 Err(e2) => e.set_value(e2.value()),
             }
+            self.limits = saved;
         }
     }
 
     /// Closes upvalues and calls pending `__close` handlers at stack level `>= level` after an
-    /// error.
-    fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &LuaError) {
+    /// error. Each handler receives the current error; an error raised by a handler replaces
+    /// it. The error value is rooted while handlers run (they may collect garbage).
+    fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &mut LuaError) {
         th.data().close_upvals(level);
         while let Some(&slot) = th.data().tbc.last() {
             if slot < level {
@@ -631,8 +640,16 @@ impl State {
             th.data().tbc.pop();
             let v = th.data().stack[slot];
             let tm = self.get_tm(v, Tm::Close);
-            if !tm.is_nil() {
-                let _ = self.call_value(tm, &[v, e.value()], 0);
+            if !tm.is_function() && self.get_tm(tm, Tm::Call).is_nil() {
+                let t = self.type_name_for_msg(tm);
+                *e = self.error_str(&format!("attempt to call a {} value", t));
+            } else {
+                self.roots.push(e.value());
+                let r = self.call_value(tm, &[v, e.value()], 0);
+                self.roots.pop();
+                if let Err(e2) = r {
+                    *e = e2;
+                }
             }
         }
     }
@@ -1342,7 +1359,10 @@ impl State {
                     if let Value::LuaFn(ncl) = *rref!(a) {
                         let fp = ncl.proto;
                         let ntop = func + 1 + fp.max_stack as usize;
-                        if !fp.is_vararg && ntop < MAX_STACK && d.frames.len() < MAX_FRAMES {
+                        if !fp.is_vararg
+                            && ntop < self.limits.stack
+                            && d.frames.len() < self.limits.frames
+                        {
                             savepc!();
                             let nargs = top - func - 1;
                             d.ensure_len(ntop);
@@ -1401,6 +1421,24 @@ impl State {
                     let d = th.data();
                     let top = if b != 0 { func + b } else { d.top };
                     d.stack.truncate(top);
+                    if !matches!(d.stack[func], Value::LuaFn(_)) {
+                        // Natives (and __call objects) are called normally, keeping this frame
+                        // for error messages as PUC does; the RETURN that follows every
+                        // TAILCALL returns their results.
+                        let depth = d.frames.len();
+                        let f = self.precall(func, -1, RetMode::Normal, false)?;
+                        match f {
+                            Flow::Continue => {
+                                let native_done = self.current.data().frames.len() == depth;
+                                reload!();
+                                if native_done {
+                                    gc_check!();
+                                }
+                                continue;
+                            }
+                            other => return Ok(other),
+                        }
+                    }
                     let fr = d.frames.pop().unwrap();
                     let n = top - func;
                     d.stack.copy_within(func..top, fr.func);
@@ -1620,7 +1658,7 @@ impl State {
                     let c = i.c();
                     if c == 0 {
                         let need = base + a + nextra;
-                        if need + 1 >= MAX_STACK {
+                        if need + 1 >= self.limits.stack {
                             savepc!();
                             return Err(self.rt_error("stack overflow"));
                         }
@@ -1649,7 +1687,7 @@ impl State {
     }
 
     /// FORPREP: validates and prepares a numeric loop at stack index `ra`. Returns `true` when
-    /// the loop must be skipped.
+    /// the loop must be skipped. Numeric strings are accepted, as arithmetic accepts them.
     fn for_prep(&mut self, ra: usize) -> LuaResult<bool> {
         let d = self.current.data();
         let (init, limit, step) = (d.stack[ra], d.stack[ra + 1], d.stack[ra + 2]);
@@ -1657,21 +1695,34 @@ impl State {
             if st == 0 {
                 return Err(self.rt_error("'for' step is zero"));
             }
-            let lim = match limit {
-                Value::Int(l) => l,
-                Value::Float(f) => match for_limit_from_float(f, st > 0) {
-                    Some(l) => l,
-                    None => return Ok(true),
-                },
-                _ => {
-                    let conv = self.to_number(limit);
+            self.current.data().stack[ra + 3] = Value::Int(i0);
+            let lim = match self.to_number(limit) {
+                Some(Value::Int(l)) => l,
+                Some(Value::Float(f)) => {
+                    let conv = if st > 0 {
+                        float_floor_to_int(f)
+                    } else {
+                        float_ceil_to_int(f)
+                    };
                     match conv {
-                        Some(_) if matches!(limit, Value::Str(_)) => {
-                            return Err(self.rt_error("'for' limit must be a number"))
+                        Some(l) => l,
+                        // Out of the integer range (or NaN): clip, or skip when even the
+                        // clipped limit cannot be reached.
+                        None if f > 0.0 => {
+                            if st < 0 {
+                                return Ok(true);
+                            }
+                            i64::MAX
                         }
-                        _ => return Err(self.rt_error("'for' limit must be a number")),
+                        None => {
+                            if st > 0 {
+                                return Ok(true);
+                            }
+                            i64::MIN
+                        }
                     }
                 }
+                _ => return Err(self.for_error(limit, "limit")),
             };
             if (st > 0 && i0 > lim) || (st < 0 && i0 < lim) {
                 return Ok(true);
@@ -1682,29 +1733,24 @@ impl State {
                 let s = (-(st + 1)) as u64 + 1;
                 (i0 as u64).wrapping_sub(lim as u64) / s
             };
-            let d = self.current.data();
-            d.stack[ra + 1] = Value::Int(count as i64);
-            d.stack[ra + 3] = Value::Int(i0);
+            self.current.data().stack[ra + 1] = Value::Int(count as i64);
             return Ok(false);
         }
-        let fl = |v: Value| match v {
-            Value::Int(i) => Some(i as f64),
-            Value::Float(f) => Some(f),
-            _ => None,
+        let fl = |st: &State, v: Value| st.to_number(v).and_then(|n| n.as_float());
+        let Some(l) = fl(self, limit) else {
+            return Err(self.for_error(limit, "limit"));
         };
-        let Some(l) = fl(limit) else {
-            return Err(self.rt_error("'for' limit must be a number"));
+        let Some(s) = fl(self, step) else {
+            return Err(self.for_error(step, "step"));
         };
-        let Some(s) = fl(step) else {
-            return Err(self.rt_error("'for' step must be a number"));
-        };
-        let Some(i0) = fl(init) else {
-            return Err(self.rt_error("'for' initial value must be a number"));
+        let Some(i0) = fl(self, init) else {
+            return Err(self.for_error(init, "initial value"));
         };
         if s == 0.0 {
             return Err(self.rt_error("'for' step is zero"));
         }
-        if (s > 0.0 && l < i0) || (s < 0.0 && i0 < l) || l.is_nan() || i0.is_nan() {
+        // NaN comparisons are false: such a loop runs its first iteration, as in PUC Lua.
+        if (s > 0.0 && l < i0) || (s <= 0.0 && i0 < l) {
             return Ok(true);
         }
         let d = self.current.data();
@@ -1713,6 +1759,11 @@ impl State {
         d.stack[ra + 2] = Value::Float(s);
         d.stack[ra + 3] = Value::Float(i0);
         Ok(false)
+    }
+
+    fn for_error(&mut self, v: Value, what: &str) -> LuaError {
+        let t = self.type_name_for_msg(v);
+        self.rt_error(&format!("bad 'for' {} (number expected, got {})", what, t))
     }
 
     /// Closes upvalues and runs `__close` of to-be-closed variables at stack index `>= level`
@@ -1727,9 +1778,14 @@ impl State {
             th.data().tbc.pop();
             let v = th.data().stack[slot];
             let tm = self.get_tm(v, Tm::Close);
-            if !tm.is_nil() {
-                self.call_value(tm, &[v, Value::Nil], 0)?;
+            if !tm.is_function() && self.get_tm(tm, Tm::Call).is_nil() {
+                let t = self.type_name_for_msg(tm);
+                return Err(self.rt_error(&format!(
+                    "attempt to call a {} value (metamethod 'close')",
+                    t
+                )));
             }
+            self.call_value(tm, &[v, Value::Nil], 0)?;
         }
         Ok(())
     }

@@ -173,7 +173,7 @@ pub fn arith_numbers(op: ArOp, a: Value, b: Value) -> Result<Option<Value>, &'st
             ArOp::Sub => Value::Int(x.wrapping_sub(y)),
             ArOp::Mul => Value::Int(x.wrapping_mul(y)),
             ArOp::IDiv => Value::Int(int_idiv(x, y).ok_or("attempt to divide by zero")?),
-            ArOp::Mod => Value::Int(int_mod(x, y).ok_or("attempt to perform 'n%%0'")?),
+            ArOp::Mod => Value::Int(int_mod(x, y).ok_or("attempt to perform 'n%0'")?),
             ArOp::Unm => Value::Int(x.wrapping_neg()),
             ArOp::Div | ArOp::Pow => Value::Float(float_arith(op, x as f64, y as f64)),
             _ => unreachable!(),
@@ -527,28 +527,6 @@ impl State {
             }
         }
     }
-}
-
-/// Float → integer for `for` loop limits: floor (step > 0) or ceil (step < 0), clipped.
-pub fn for_limit_from_float(f: f64, step_positive: bool) -> Option<i64> {
-    if f.is_nan() {
-        return None;
-    }
-    let r = if step_positive {
-        float_floor_to_int(f)
-    } else {
-        float_ceil_to_int(f)
-    };
-    Some(match r {
-        Some(i) => i,
-        None => {
-            if f > 0.0 {
-                i64::MAX
-            } else {
-                i64::MIN
-            }
-        }
-    })
 }
 
 /// Exact float to int used by bitwise ops on floats.

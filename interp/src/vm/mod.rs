@@ -136,6 +136,7 @@ pub struct State {
     pub instr_budget: Cell<Option<u64>>,
     /// Hot-loop counters and the trace hook (the JIT's entry point).
     pub hot: hook::HotCounters,
+    pub limits: StackLimits,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
@@ -144,6 +145,30 @@ pub const MAX_C_DEPTH: u32 = 200;
 pub const MAX_STACK: usize = 1_000_000;
 /// Limit on call frames of one thread.
 pub const MAX_FRAMES: usize = 220_000;
+
+/// The stack limits in force ("stack overflow" beyond them).
+#[derive(Clone, Copy, Debug)]
+pub struct StackLimits {
+    pub stack: usize,
+    pub frames: usize,
+}
+
+impl StackLimits {
+    pub const fn normal() -> StackLimits {
+        StackLimits {
+            stack: MAX_STACK,
+            frames: MAX_FRAMES,
+        }
+    }
+
+    /// Limits while a message handler runs after an error (room to handle an overflow).
+    pub const fn relaxed() -> StackLimits {
+        StackLimits {
+            stack: MAX_STACK + MAX_STACK / 20,
+            frames: MAX_FRAMES + MAX_FRAMES / 20,
+        }
+    }
+}
 
 impl State {
     /// A new state with an empty global table (no libraries).
@@ -176,6 +201,7 @@ impl State {
             in_async: false,
             instr_budget: Cell::new(None),
             hot: hook::HotCounters::default(),
+            limits: StackLimits::normal(),
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));

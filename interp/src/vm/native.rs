@@ -231,6 +231,8 @@ impl<'a> Ctx<'a> {
         let v = self.arg(i);
         let got = if i > self.nargs {
             "no value".to_string()
+        } else if let Value::LightUserData(_) = v {
+            "light userdata".to_string()
         } else {
             self.st.type_name_for_msg(v)
         };
