@@ -44,6 +44,9 @@ pub struct ThreadData {
     pub nny: u32,
     /// Error value of a coroutine that died with an error (for `coroutine.close`).
     pub error: Option<Value>,
+    /// Set by the VM just before it collects at a safepoint: the end of the registers that are
+    /// live at that instruction (everything above is dead), as PUC Lua sets `L->top`.
+    pub gc_top: Option<usize>,
 }
 
 /// A Lua thread object.
@@ -65,6 +68,7 @@ impl Thread {
                 started: false,
                 nny: 0,
                 error: None,
+                gc_top: None,
             }),
         }
     }
@@ -156,8 +160,20 @@ impl ThreadData {
 impl Trace for Thread {
     fn trace(&self, t: &mut Tracer) {
         let d = self.data();
-        for v in &d.stack {
+        // Only the live part of the stack is a root: up to the top frame's register window
+        // (Lua) or the pushed values (native). Slots above it hold stale values from finished
+        // calls; they are cleared so they neither keep garbage alive nor dangle later.
+        let live = match (d.gc_top, d.frames.last()) {
+            (Some(top), _) => top,
+            (None, Some(f)) if f.is_lua() => f.top,
+            _ => d.stack.len(),
+        }
+        .min(d.stack.len());
+        for v in &d.stack[..live] {
             v.trace(t);
+        }
+        for v in &mut d.stack[live..] {
+            *v = Value::Nil;
         }
         for f in &d.frames {
             f.trace(t);

@@ -76,9 +76,6 @@ fn search_path(name: &[u8], path: &[u8], sep: &[u8], rep: &[u8]) -> Result<Vec<u
     };
     let mut tried = String::new();
     for template in path.split(|&c| c == b';') {
-        if template.is_empty() {
-            continue;
-        }
         let file = replace_all(template, b"?", &name);
         let fname = String::from_utf8_lossy(&file).into_owned();
         if std::fs::File::open(&fname).is_ok() {
@@ -121,7 +118,7 @@ fn searchpath(ctx: &mut Ctx) -> LuaResult<Action> {
             ctx.ret1(v)
         }
         Err(tried) => {
-            let v = ctx.new_str(tried.trim_start_matches('\n').as_bytes());
+            let v = ctx.new_str(tried.trim_start_matches("\n\t").as_bytes());
             ctx.ret(&[Value::Nil, v])
         }
     }

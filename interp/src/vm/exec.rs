@@ -822,11 +822,16 @@ impl State {
                 }
             }};
         }
+        // Collects if the heap asks for it; `$top` is the end of the live registers at this
+        // instruction (stack index), which bounds what the current frame keeps alive.
         macro_rules! gc_check {
-            () => {{
+            ($top:expr) => {{
                 if self.gc.should_collect(&mut self.heap) {
                     savepc!();
+                    let top = $top;
+                    th.data().gc_top = Some(top);
                     self.collect_step();
+                    th.data().gc_top = None;
                     reload!();
                 }
             }};
@@ -971,7 +976,7 @@ impl State {
                     let nhash = if b > 0 { 1usize << (b - 1).min(30) } else { 0 };
                     let t = self.new_table(c, nhash);
                     setreg!(a, Value::Table(t));
-                    gc_check!();
+                    gc_check!(base + a + 1);
                 }
                 OpCode::SelfOp => {
                     let obj = reg!(i.b());
@@ -1181,7 +1186,7 @@ impl State {
                     match f {
                         Flow::Continue => {
                             reload!();
-                            gc_check!();
+                            gc_check!(base + a + 1);
                         }
                         other => return Ok(other),
                     }
@@ -1401,10 +1406,12 @@ impl State {
                     match f {
                         Flow::Continue => {
                             // A native ran to completion (same depth): it may have allocated.
-                            let native_done = self.current.data().frames.len() == depth;
+                            let native_done = Gc::ptr_eq(self.current, th)
+                                && self.current.data().frames.len() == depth;
                             reload!();
                             if native_done {
-                                gc_check!();
+                                let c = i.c();
+                                gc_check!(if c == 0 { th.data().top } else { func + c - 1 });
                             }
                             continue;
                         }
@@ -1429,10 +1436,11 @@ impl State {
                         let f = self.precall(func, -1, RetMode::Normal, false)?;
                         match f {
                             Flow::Continue => {
-                                let native_done = self.current.data().frames.len() == depth;
+                                let native_done = Gc::ptr_eq(self.current, th)
+                                    && self.current.data().frames.len() == depth;
                                 reload!();
                                 if native_done {
-                                    gc_check!();
+                                    gc_check!(th.data().top);
                                 }
                                 continue;
                             }
@@ -1647,7 +1655,7 @@ impl State {
                         upvals: ups,
                     });
                     setreg!(a, Value::LuaFn(ncl));
-                    gc_check!();
+                    gc_check!(base + a + 1);
                 }
                 OpCode::Vararg => {
                     let d = th.data();

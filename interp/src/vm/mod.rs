@@ -273,8 +273,18 @@ impl State {
         t.get_str(k)
     }
 
-    /// Loads a prototype into the heap.
+    /// Loads a prototype tree into the heap. Equal long-string constants of one chunk become
+    /// one string object (short strings are interned anyway), as in PUC Lua.
     pub fn load_proto(&mut self, p: &Rc<Proto>) -> Gc<FnProto> {
+        let mut long_strings = std::collections::HashMap::new();
+        self.load_proto_with(p, &mut long_strings)
+    }
+
+    fn load_proto_with(
+        &mut self,
+        p: &Rc<Proto>,
+        long_strings: &mut std::collections::HashMap<Box<[u8]>, Gc<LuaStr>>,
+    ) -> Gc<FnProto> {
         let consts: Box<[Value]> = p
             .constants
             .iter()
@@ -283,10 +293,23 @@ impl State {
                 Constant::Bool(b) => Value::Bool(*b),
                 Constant::Int(i) => Value::Int(*i),
                 Constant::Float(f) => Value::Float(*f),
+                Constant::Str(s) if s.len() > crate::string::SHORT_MAX => {
+                    if let Some(g) = long_strings.get(s) {
+                        Value::Str(*g)
+                    } else {
+                        let g = self.intern(s);
+                        long_strings.insert(s.clone(), g);
+                        Value::Str(g)
+                    }
+                }
                 Constant::Str(s) => Value::Str(self.intern(s)),
             })
             .collect();
-        let children: Box<[Gc<FnProto>]> = p.protos.iter().map(|c| self.load_proto(c)).collect();
+        let children: Box<[Gc<FnProto>]> = p
+            .protos
+            .iter()
+            .map(|c| self.load_proto_with(c, long_strings))
+            .collect();
         let source = self.intern(&p.source);
         self.heap.alloc(FnProto {
             num_params: p.num_params,
