@@ -1,0 +1,681 @@
+//! The string library (manual §6.4): `byte char dump find format gmatch gsub len lower match
+//! rep reverse sub upper pack packsize unpack`, and the metatable shared by all strings
+//! (`__index = string` plus the arithmetic metamethods that PUC Lua installs, which coerce
+//! numeric strings and produce its "attempt to add a 'string' with a 'table'" messages).
+//!
+//! Pattern matching, `format` conversions and `pack` encodings are done by the state-independent
+//! engines in [`super::pattern`], [`super::strformat`] and [`super::pack`]; this module fetches
+//! and checks arguments in PUC's order and turns engine errors into Lua errors.
+
+use crate::stdlib::base::{index_value, tostring_value};
+use crate::stdlib::pack::{self, PackArgs, PackError, Unpacked};
+use crate::stdlib::pattern::{self, Capture, Gmatch, Gsub, Match, MatchLimits, PatternError};
+use crate::stdlib::strformat::{self, FormatArgs, Literal};
+use crate::string::LuaStr;
+use crate::userdata::UserData;
+use crate::value::{LuaType, Value};
+use crate::vm::meta::{arith_numbers, ArOp};
+use crate::vm::native::{Action, Ctx};
+use crate::vm::{LuaError, LuaResult, State, MAX_STACK};
+use rua_gc::Gc;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+
+/// PUC's `MAXSIZE` for strings built by the library (`INT_MAX` on 64-bit platforms).
+const MAX_SIZE: usize = i32::MAX as usize;
+
+/// Installs the `string` table and the string metatable.
+pub fn open(st: &mut State) {
+    let t = st.new_table(0, 20);
+    st.register(t, "byte", byte);
+    st.register(t, "char", char);
+    st.register(t, "dump", dump);
+    st.register(t, "find", find);
+    st.register(t, "format", format);
+    st.register(t, "gmatch", gmatch);
+    st.register(t, "gsub", gsub);
+    st.register(t, "len", len);
+    st.register(t, "lower", lower);
+    st.register(t, "match", match_);
+    st.register(t, "rep", rep);
+    st.register(t, "reverse", reverse);
+    st.register(t, "sub", sub);
+    st.register(t, "upper", upper);
+    st.register(t, "pack", pack_);
+    st.register(t, "packsize", packsize);
+    st.register(t, "unpack", unpack);
+    let g = st.globals;
+    st.set_field(g, "string", Value::Table(t));
+    let l = st.loaded;
+    st.set_field(l, "string", Value::Table(t));
+
+    let mt = st.new_table(0, 10);
+    st.register(mt, "__add", arith_add);
+    st.register(mt, "__sub", arith_sub);
+    st.register(mt, "__mul", arith_mul);
+    st.register(mt, "__mod", arith_mod);
+    st.register(mt, "__pow", arith_pow);
+    st.register(mt, "__div", arith_div);
+    st.register(mt, "__idiv", arith_idiv);
+    st.register(mt, "__unm", arith_unm);
+    st.set_field(mt, "__index", Value::Table(t));
+    st.type_metas[LuaType::String as usize] = Some(mt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions
+
+/// Translates a relative initial position (negative means back from the end) to `[1, inf)`,
+/// as PUC's `posrelatI`.
+pub(crate) fn posrelat_start(pos: i64, len: usize) -> usize {
+    if pos > 0 {
+        pos as usize
+    } else if pos == 0 || pos < -(len as i64) {
+        1
+    } else {
+        (len as i64 + pos + 1) as usize
+    }
+}
+
+/// Translates a relative end position to `[0, len]`, as PUC's `getendpos`.
+fn posrelat_end(pos: i64, len: usize) -> usize {
+    if pos > len as i64 {
+        len
+    } else if pos >= 0 {
+        pos as usize
+    } else if pos < -(len as i64) {
+        0
+    } else {
+        (len as i64 + pos + 1) as usize
+    }
+}
+
+/// `luaL_checkstack`: fails with "stack overflow (msg)" when `n` more values would not fit.
+pub(crate) fn check_stack(ctx: &mut Ctx, n: usize, msg: &str) -> LuaResult<()> {
+    let used = ctx.st.current.data().stack.len();
+    if n > MAX_STACK.saturating_sub(used) {
+        return Err(ctx.error(format!("stack overflow ({})", msg)));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Basic functions
+
+fn len(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    ctx.ret1(Value::Int(s.len() as i64))
+}
+
+fn sub(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let l = s.len();
+    let start = posrelat_start(ctx.check_int(2)?, l);
+    let end = posrelat_end(ctx.opt_int(3, -1)?, l);
+    if start <= end {
+        let v = ctx.new_str(&s.as_bytes()[start - 1..end]);
+        ctx.ret1(v)
+    } else {
+        let v = ctx.new_str(b"");
+        ctx.ret1(v)
+    }
+}
+
+fn reverse(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let mut b = s.as_bytes().to_vec();
+    b.reverse();
+    let v = ctx.new_string(b);
+    ctx.ret1(v)
+}
+
+fn lower(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let b = s.as_bytes().to_ascii_lowercase();
+    let v = ctx.new_string(b);
+    ctx.ret1(v)
+}
+
+fn upper(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let b = s.as_bytes().to_ascii_uppercase();
+    let v = ctx.new_string(b);
+    ctx.ret1(v)
+}
+
+fn rep(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let n = ctx.check_int(2)?;
+    let sep = ctx.opt_str(3)?;
+    let sep: &[u8] = match &sep {
+        Some(g) => g.as_bytes(),
+        None => b"",
+    };
+    let s = s.as_bytes();
+    if n <= 0 || s.len() + sep.len() == 0 {
+        let v = ctx.new_str(b"");
+        return ctx.ret1(v);
+    }
+    let n = n as u64;
+    let unit = s.len() + sep.len();
+    if unit as u64 > MAX_SIZE as u64 / n {
+        return Err(ctx.error("resulting string too large"));
+    }
+    let n = n as usize;
+    let total = n * s.len() + (n - 1) * sep.len();
+    let mut out = Vec::with_capacity(total);
+    for i in 0..n {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(s);
+    }
+    let v = ctx.new_string(out);
+    ctx.ret1(v)
+}
+
+fn byte(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let l = s.len();
+    let pi = ctx.opt_int(2, 1)?;
+    let posi = posrelat_start(pi, l);
+    let pose = posrelat_end(ctx.opt_int(3, pi)?, l);
+    if posi > pose {
+        return Ok(Action::Return(0));
+    }
+    if pose - posi >= i32::MAX as usize {
+        return Err(ctx.error("string slice too long"));
+    }
+    let n = pose - posi + 1;
+    check_stack(ctx, n, "string slice too long")?;
+    for &c in &s.as_bytes()[posi - 1..pose] {
+        ctx.push(Value::Int(i64::from(c)));
+    }
+    Ok(Action::Return(n))
+}
+
+fn char(ctx: &mut Ctx) -> LuaResult<Action> {
+    let n = ctx.nargs();
+    let mut out = Vec::with_capacity(n);
+    for i in 1..=n {
+        let c = ctx.check_int(i)? as u64;
+        if c > u64::from(u8::MAX) {
+            return Err(ctx.arg_error(i, "value out of range"));
+        }
+        out.push(c as u8);
+    }
+    let v = ctx.new_string(out);
+    ctx.ret1(v)
+}
+
+fn dump(ctx: &mut Ctx) -> LuaResult<Action> {
+    if !ctx.arg(1).is_function() {
+        return Err(ctx.type_error(1, "function"));
+    }
+    Err(ctx.error("unable to dump given function"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pattern matching
+
+/// Raises a pattern engine error as a Lua error (with the caller's position, as `luaL_error`).
+fn pattern_error(ctx: &mut Ctx, e: PatternError) -> LuaError {
+    match e {
+        PatternError::Error(m) => ctx.error(m),
+        PatternError::StepLimit => ctx.error("pattern too complex"),
+    }
+}
+
+/// The Lua value of one capture.
+fn capture_value(ctx: &mut Ctx, subject: &[u8], c: Capture) -> Value {
+    match c {
+        Capture::Substring { start, end } => ctx.new_str(&subject[start..end]),
+        Capture::Position(p) => Value::Int(p as i64),
+        Capture::Unfinished => Value::Nil,
+    }
+}
+
+/// The values a match produces (`push_captures`): all captures, or the whole match when the
+/// pattern has none and `whole` is set (`string.find` passes `false`).
+fn capture_values(ctx: &mut Ctx, subject: &[u8], m: &Match, whole: bool) -> LuaResult<Vec<Value>> {
+    let n = if whole {
+        m.value_count()
+    } else {
+        m.captures.len()
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = m.value(i).map_err(|e| pattern_error(ctx, e))?;
+        out.push(capture_value(ctx, subject, c));
+    }
+    Ok(out)
+}
+
+/// `string.find` (`find == true`) and `string.match`.
+fn find_aux(ctx: &mut Ctx, find: bool) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let p = ctx.check_str(2)?;
+    let ls = s.len();
+    let init = posrelat_start(ctx.opt_int(3, 1)?, ls) - 1;
+    if init > ls {
+        return ctx.ret1(Value::Nil);
+    }
+    let (sb, pb) = (s.as_bytes(), p.as_bytes());
+    if find && (ctx.arg(4).truthy() || !pattern::has_specials(pb)) {
+        if let Some(pos) = pattern::find_plain(sb, pb, init) {
+            return ctx.ret(&[
+                Value::Int(pos as i64 + 1),
+                Value::Int((pos + pb.len()) as i64),
+            ]);
+        }
+        return ctx.ret1(Value::Nil);
+    }
+    let mut limits = MatchLimits::unlimited();
+    let m = match pattern::find(sb, pb, init, &mut limits) {
+        Ok(Some(m)) => m,
+        Ok(None) => return ctx.ret1(Value::Nil),
+        Err(e) => return Err(pattern_error(ctx, e)),
+    };
+    let mut vals = Vec::new();
+    if find {
+        vals.push(Value::Int(m.start as i64 + 1));
+        vals.push(Value::Int(m.end as i64));
+        vals.extend(capture_values(ctx, sb, &m, false)?);
+    } else {
+        vals = capture_values(ctx, sb, &m, true)?;
+    }
+    ctx.ret(&vals)
+}
+
+fn find(ctx: &mut Ctx) -> LuaResult<Action> {
+    find_aux(ctx, true)
+}
+
+fn match_(ctx: &mut Ctx) -> LuaResult<Action> {
+    find_aux(ctx, false)
+}
+
+/// Allocates a metatable-less userdata holding `data` (private state of library closures).
+pub(crate) fn new_state_userdata<T: 'static>(st: &mut State, data: T) -> Value {
+    Value::UserData(st.heap.alloc(UserData {
+        meta: Cell::new(None),
+        user_values: RefCell::new(Vec::new()),
+        data: RefCell::new(Box::new(data)),
+        finalizer_registered: Cell::new(false),
+    }))
+}
+
+fn gmatch(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let p = ctx.check_str(2)?;
+    let ls = s.len();
+    let mut init = posrelat_start(ctx.opt_int(3, 1)?, ls) - 1;
+    if init > ls {
+        init = ls + 1;
+    }
+    let state = new_state_userdata(ctx.st, Gmatch::new(init));
+    let f = ctx.st.new_native_with(
+        gmatch_aux,
+        "gmatch_aux",
+        &[Value::Str(s), Value::Str(p), state],
+    );
+    ctx.ret1(f)
+}
+
+fn gmatch_aux(ctx: &mut Ctx) -> LuaResult<Action> {
+    let (s, p, ud) = match (
+        ctx.st.current_native_upvalue(0),
+        ctx.st.current_native_upvalue(1),
+        ctx.st.current_native_upvalue(2),
+    ) {
+        (Value::Str(s), Value::Str(p), Value::UserData(u)) => (s, p, u),
+        _ => return Err(ctx.error("invalid gmatch state")),
+    };
+    let mut gm = match ud.data.borrow().downcast_ref::<Gmatch>() {
+        Some(g) => *g,
+        None => return Err(ctx.error("invalid gmatch state")),
+    };
+    let mut limits = MatchLimits::unlimited();
+    let r = gm.next(s.as_bytes(), p.as_bytes(), &mut limits);
+    if let Some(g) = ud.data.borrow_mut().downcast_mut::<Gmatch>() {
+        *g = gm;
+    }
+    match r {
+        Ok(Some(m)) => {
+            let vals = capture_values(ctx, s.as_bytes(), &m, true)?;
+            ctx.ret(&vals)
+        }
+        Ok(None) => Ok(Action::Return(0)),
+        Err(e) => Err(pattern_error(ctx, e)),
+    }
+}
+
+fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
+    let s = ctx.check_str(1)?;
+    let p = ctx.check_str(2)?;
+    let repl = ctx.arg(3);
+    let max = ctx.opt_int(4, s.len() as i64 + 1)?;
+    let repl_str = match repl {
+        Value::Int(_) | Value::Float(_) | Value::Str(_) => Some(ctx.check_str(3)?),
+        Value::Table(_) | Value::LuaFn(_) | Value::NativeFn(_) => None,
+        _ => return Err(ctx.type_error(3, "string/function/table")),
+    };
+    let subject = s.as_bytes();
+    let (mut g, pat) = Gsub::new(p.as_bytes(), max);
+    let mut limits = MatchLimits::unlimited();
+    let mut out = Vec::with_capacity(subject.len());
+    let mut changed = false;
+    loop {
+        let m = match g.next_match(subject, pat, &mut limits, &mut out) {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => return Err(pattern_error(ctx, e)),
+        };
+        if let Some(r) = &repl_str {
+            pattern::expand_replacement(r.as_bytes(), subject, &m, &mut out)
+                .map_err(|e| pattern_error(ctx, e))?;
+            changed = true;
+            continue;
+        }
+        let v = if let Value::Table(_) = repl {
+            let c = m.value(0).map_err(|e| pattern_error(ctx, e))?;
+            let key = capture_value(ctx, subject, c);
+            index_value(ctx, repl, key)?
+        } else {
+            let args = capture_values(ctx, subject, &m, true)?;
+            let r = ctx.call(repl, &args, 1)?;
+            r.first().copied().unwrap_or(Value::Nil)
+        };
+        match v {
+            Value::Nil | Value::Bool(false) => {
+                out.extend_from_slice(&subject[m.start..m.end]);
+                continue;
+            }
+            Value::Str(r) => out.extend_from_slice(r.as_bytes()),
+            Value::Int(i) => crate::number::fmt_int(i, &mut out),
+            Value::Float(f) => crate::number::fmt_float(f, &mut out),
+            other => {
+                return Err(ctx.error(format!(
+                    "invalid replacement value (a {})",
+                    other.type_name()
+                )))
+            }
+        }
+        changed = true;
+    }
+    let count = g.count();
+    if !changed {
+        // Nothing replaced: return the subject itself (PUC keeps the original object).
+        return ctx.ret(&[Value::Str(s), Value::Int(count)]);
+    }
+    g.finish(subject, &mut out);
+    let v = ctx.new_string(out);
+    ctx.ret(&[v, Value::Int(count)])
+}
+
+// ---------------------------------------------------------------------------------------------
+// format
+
+/// Argument access for the `string.format` engine.
+struct FmtArgs<'a, 'b> {
+    ctx: &'a mut Ctx<'b>,
+    /// The string argument currently lent to the engine by [`FormatArgs::literal`].
+    held: Option<Gc<LuaStr>>,
+}
+
+impl FormatArgs for FmtArgs<'_, '_> {
+    type Error = LuaError;
+
+    fn top(&self) -> usize {
+        self.ctx.nargs()
+    }
+
+    fn integer(&mut self, arg: usize) -> LuaResult<i64> {
+        self.ctx.check_int(arg)
+    }
+
+    fn number(&mut self, arg: usize) -> LuaResult<f64> {
+        self.ctx.check_float(arg)
+    }
+
+    fn tostring(&mut self, arg: usize, out: &mut Vec<u8>) -> LuaResult<()> {
+        let v = self.ctx.arg(arg);
+        match v {
+            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Int(i) => crate::number::fmt_int(i, out),
+            Value::Float(f) => crate::number::fmt_float(f, out),
+            _ => {
+                if let Value::Str(s) = tostring_value(self.ctx, v)? {
+                    out.extend_from_slice(s.as_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, arg: usize) -> LuaResult<Literal<'_>> {
+        Ok(match self.ctx.arg(arg) {
+            Value::Str(s) => {
+                self.held = Some(s);
+                match &self.held {
+                    Some(h) => Literal::Str(h.as_bytes()),
+                    None => Literal::NoLiteral,
+                }
+            }
+            Value::Int(i) => Literal::Int(i),
+            Value::Float(f) => Literal::Float(f),
+            Value::Nil | Value::Bool(_) => Literal::ToString,
+            _ => Literal::NoLiteral,
+        })
+    }
+
+    fn pointer(&mut self, arg: usize) -> Option<usize> {
+        match self.ctx.arg(arg).gc_addr() {
+            0 => None,
+            p => Some(p),
+        }
+    }
+
+    fn arg_error(&mut self, arg: usize, msg: &str) -> LuaError {
+        self.ctx.arg_error(arg, msg)
+    }
+
+    fn error(&mut self, msg: String) -> LuaError {
+        self.ctx.error(msg)
+    }
+}
+
+fn format(ctx: &mut Ctx) -> LuaResult<Action> {
+    let fmt = ctx.check_str(1)?;
+    let mut out = Vec::with_capacity(fmt.len() + 16);
+    let mut args = FmtArgs {
+        ctx: &mut *ctx,
+        held: None,
+    };
+    strformat::format(fmt.as_bytes(), &mut args, &mut out)?;
+    let v = ctx.new_string(out);
+    ctx.ret1(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// pack / unpack / packsize
+
+/// Errors while packing: a Lua error raised by argument access, or an engine error.
+enum PackFail {
+    Lua(LuaError),
+    Pack(PackError),
+}
+
+impl From<PackError> for PackFail {
+    fn from(e: PackError) -> PackFail {
+        PackFail::Pack(e)
+    }
+}
+
+/// Converts an engine error into a Lua error.
+fn pack_error(ctx: &mut Ctx, e: PackError) -> LuaError {
+    match e {
+        PackError::Error(m) => ctx.error(m),
+        PackError::Arg { arg, msg } => ctx.arg_error(arg, msg),
+    }
+}
+
+/// Argument access for the `string.pack` engine.
+struct PackArgsImpl<'a, 'b> {
+    ctx: &'a mut Ctx<'b>,
+    held: Option<Gc<LuaStr>>,
+}
+
+impl PackArgs for PackArgsImpl<'_, '_> {
+    type Error = PackFail;
+
+    fn integer(&mut self, arg: usize) -> Result<i64, PackFail> {
+        self.ctx.check_int(arg).map_err(PackFail::Lua)
+    }
+
+    fn number(&mut self, arg: usize) -> Result<f64, PackFail> {
+        self.ctx.check_float(arg).map_err(PackFail::Lua)
+    }
+
+    fn string(&mut self, arg: usize) -> Result<Cow<'_, [u8]>, PackFail> {
+        let s = self.ctx.check_str(arg).map_err(PackFail::Lua)?;
+        self.held = Some(s);
+        Ok(match &self.held {
+            Some(h) => Cow::Borrowed(h.as_bytes()),
+            None => Cow::Borrowed(&[]),
+        })
+    }
+}
+
+fn pack_(ctx: &mut Ctx) -> LuaResult<Action> {
+    let fmt = ctx.check_str(1)?;
+    // PUC pushes a nil marker above the arguments: a missing value is reported as "got nil".
+    ctx.truncate(ctx.nargs);
+    ctx.push(Value::Nil);
+    ctx.nargs += 1;
+    let mut args = PackArgsImpl {
+        ctx: &mut *ctx,
+        held: None,
+    };
+    let r = pack::pack(fmt.as_bytes(), &mut args);
+    match r {
+        Ok(out) => {
+            let v = ctx.new_string(out);
+            ctx.ret1(v)
+        }
+        Err(PackFail::Lua(e)) => Err(e),
+        Err(PackFail::Pack(e)) => Err(pack_error(ctx, e)),
+    }
+}
+
+fn packsize(ctx: &mut Ctx) -> LuaResult<Action> {
+    let fmt = ctx.check_str(1)?;
+    match pack::packsize(fmt.as_bytes()) {
+        Ok(n) => ctx.ret1(Value::Int(n as i64)),
+        Err(e) => Err(pack_error(ctx, e)),
+    }
+}
+
+fn unpack(ctx: &mut Ctx) -> LuaResult<Action> {
+    let fmt = ctx.check_str(1)?;
+    let data = ctx.check_str(2)?;
+    let ld = data.len();
+    let pos = posrelat_start(ctx.opt_int(3, 1)?, ld) - 1;
+    let (vals, next) = match pack::unpack(fmt.as_bytes(), data.as_bytes(), pos) {
+        Ok(r) => r,
+        Err(e) => return Err(pack_error(ctx, e)),
+    };
+    check_stack(ctx, vals.len() + 1, "too many results")?;
+    let n = vals.len();
+    for v in vals {
+        let v = match v {
+            Unpacked::Int(i) => Value::Int(i),
+            Unpacked::Float(f) => Value::Float(f),
+            Unpacked::Str(s) => ctx.new_str(s),
+        };
+        ctx.push(v);
+    }
+    ctx.push(Value::Int(next as i64 + 1));
+    Ok(Action::Return(n + 1))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arithmetic metamethods of strings
+
+/// A string operand converted to a number (`tonum` in `lstrlib.c`).
+fn tonum(st: &State, v: Value) -> Option<Value> {
+    match v {
+        Value::Int(_) | Value::Float(_) => Some(v),
+        Value::Str(_) => st.to_number(v),
+        _ => None,
+    }
+}
+
+/// Arithmetic on string operands: converts numeric strings, otherwise defers to the second
+/// operand's metamethod or raises PUC's "attempt to <op> a 'T1' with a 'T2'".
+fn arith(ctx: &mut Ctx, op: ArOp, event: &str) -> LuaResult<Action> {
+    let a = ctx.arg(1);
+    let b = ctx.arg(2);
+    if let (Some(x), Some(y)) = (tonum(ctx.st, a), tonum(ctx.st, b)) {
+        return match arith_numbers(op, x, y) {
+            Ok(Some(v)) => ctx.ret1(v),
+            Ok(None) => Err(ctx.error("attempt to perform arithmetic on a string value")),
+            Err(msg) => Err(ctx.st.error_str(msg)),
+        };
+    }
+    let tm = match b {
+        Value::Str(_) => Value::Nil,
+        _ => match ctx.st.metatable_of(b) {
+            Some(mt) => {
+                let k = ctx.st.intern(event.as_bytes());
+                mt.get_str(k)
+            }
+            None => Value::Nil,
+        },
+    };
+    if tm.is_nil() {
+        return Err(ctx.error(format!(
+            "attempt to {} a '{}' with a '{}'",
+            &event[2..],
+            a.type_name(),
+            b.type_name()
+        )));
+    }
+    ctx.truncate(0);
+    ctx.push(tm);
+    ctx.push(a);
+    ctx.push(b);
+    Ok(Action::TailCall { nargs: 2 })
+}
+
+fn arith_add(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Add, "__add")
+}
+
+fn arith_sub(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Sub, "__sub")
+}
+
+fn arith_mul(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Mul, "__mul")
+}
+
+fn arith_mod(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Mod, "__mod")
+}
+
+fn arith_pow(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Pow, "__pow")
+}
+
+fn arith_div(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Div, "__div")
+}
+
+fn arith_idiv(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::IDiv, "__idiv")
+}
+
+fn arith_unm(ctx: &mut Ctx) -> LuaResult<Action> {
+    arith(ctx, ArOp::Unm, "__unm")
+}

@@ -1,0 +1,468 @@
+//! The table library (manual §6.6): `concat insert move pack remove sort unpack`.
+//!
+//! Like PUC Lua 5.4, the functions accept any value that behaves like a table (a metatable
+//! with the needed `__index`/`__newindex`/`__len`), read and write elements with metamethods
+//! (`lua_geti`/`lua_seti`) and take lengths with `__len` (`luaL_len`). Plain tables without a
+//! metatable use raw accesses directly.
+//!
+//! `sort` reads the elements into a vector, sorts it with PUC's quicksort (same pivots, same
+//! comparisons, same detection of invalid order functions) and writes the result back.
+
+use crate::stdlib::base::index_value;
+use crate::value::Value;
+use crate::vm::meta::Outcome;
+use crate::vm::native::{Action, Ctx};
+use crate::vm::{LuaResult, State};
+
+/// Installs the `table` table.
+pub fn open(st: &mut State) {
+    let t = st.new_table(0, 8);
+    st.register(t, "concat", concat);
+    st.register(t, "insert", insert);
+    st.register(t, "pack", pack);
+    st.register(t, "unpack", unpack);
+    st.register(t, "remove", remove);
+    st.register(t, "move", move_);
+    st.register(t, "sort", sort);
+    let g = st.globals;
+    st.set_field(g, "table", Value::Table(t));
+    let l = st.loaded;
+    st.set_field(l, "table", Value::Table(t));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element access with metamethods (shared with other libraries)
+
+/// `lua_geti`: `t[i]` honouring `__index`.
+pub(crate) fn geti(ctx: &mut Ctx, t: Value, i: i64) -> LuaResult<Value> {
+    if let Value::Table(tab) = t {
+        let v = tab.get_int(i);
+        if !v.is_nil() || tab.metatable().is_none() {
+            return Ok(v);
+        }
+    }
+    index_value(ctx, t, Value::Int(i))
+}
+
+/// `lua_seti`: `t[i] = v` honouring `__newindex`.
+pub(crate) fn seti(ctx: &mut Ctx, t: Value, i: i64, v: Value) -> LuaResult<()> {
+    if let Value::Table(tab) = t {
+        if tab.metatable().is_none() {
+            tab.set_int(i, v);
+            return Ok(());
+        }
+    }
+    set_index(ctx, t, Value::Int(i), v)
+}
+
+/// `lua_settable`: `obj[key] = val` honouring `__newindex` (nested call for functions).
+pub(crate) fn set_index(ctx: &mut Ctx, obj: Value, key: Value, val: Value) -> LuaResult<()> {
+    if let Value::Table(tab) = obj {
+        if tab.metatable().is_none() {
+            return ctx.st.raw_set_checked(tab, key, val);
+        }
+    }
+    match ctx.st.newindex_slow(obj, key, val, &|_| String::new())? {
+        None => Ok(()),
+        Some((tm, t)) => {
+            ctx.call(tm, &[t, key, val], 0)?;
+            Ok(())
+        }
+    }
+}
+
+/// `lua_compare(a, b, LUA_OPLT)`: `a < b` with `__lt`.
+pub(crate) fn less_than(ctx: &mut Ctx, a: Value, b: Value) -> LuaResult<bool> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => return Ok(x < y),
+        (Value::Float(x), Value::Float(y)) => return Ok(x < y),
+        _ => {}
+    }
+    match ctx.st.compare_slow(a, b, false)? {
+        Outcome::Value(v) => Ok(v.truthy()),
+        Outcome::Meta(tm, x, y) => {
+            let r = ctx.call(tm, &[x, y], 1)?;
+            Ok(r.first().is_some_and(|v| v.truthy()))
+        }
+    }
+}
+
+/// `lua_compare(a, b, LUA_OPEQ)`: `a == b` with `__eq`.
+pub(crate) fn equals(ctx: &mut Ctx, a: Value, b: Value) -> LuaResult<bool> {
+    match ctx.st.equals_slow(a, b) {
+        Outcome::Value(v) => Ok(v.truthy()),
+        Outcome::Meta(tm, x, y) => {
+            let r = ctx.call(tm, &[x, y], 1)?;
+            Ok(r.first().is_some_and(|v| v.truthy()))
+        }
+    }
+}
+
+/// `luaL_len`: the length of `v` with `__len`, which must be an integer.
+pub(crate) fn len_of(ctx: &mut Ctx, v: Value) -> LuaResult<i64> {
+    if let Value::Table(t) = v {
+        if t.metatable().is_none() {
+            return Ok(t.len() as i64);
+        }
+    }
+    let r = match ctx.st.len_slow(v, None)? {
+        Outcome::Value(r) => r,
+        Outcome::Meta(tm, a, b) => {
+            let r = ctx.call(tm, &[a, b], 1)?;
+            r.first().copied().unwrap_or(Value::Nil)
+        }
+    };
+    match ctx.st.to_integer(r) {
+        Some(n) => Ok(n),
+        None => Err(ctx.error("object length is not an integer")),
+    }
+}
+
+/// Operations a table-like argument must support.
+const TAB_R: u8 = 1;
+const TAB_W: u8 = 2;
+const TAB_L: u8 = 4;
+const TAB_RW: u8 = TAB_R | TAB_W;
+
+/// `checktab`: argument `arg` must be a table or have a metatable with the metamethods the
+/// operation needs.
+fn checktab(ctx: &mut Ctx, arg: usize, what: u8) -> LuaResult<()> {
+    let v = ctx.arg(arg);
+    if matches!(v, Value::Table(_)) {
+        return Ok(());
+    }
+    if let Some(mt) = ctx.st.metatable_of(v) {
+        let mut ok = true;
+        for (bit, name) in [(TAB_R, "__index"), (TAB_W, "__newindex"), (TAB_L, "__len")] {
+            if what & bit != 0 && ctx.st.get_field(mt, name).is_nil() {
+                ok = false;
+            }
+        }
+        if ok {
+            return Ok(());
+        }
+    }
+    Err(ctx.type_error(arg, "table"))
+}
+
+/// `aux_getn`: checks argument `arg` and returns its length.
+fn aux_getn(ctx: &mut Ctx, arg: usize, what: u8) -> LuaResult<i64> {
+    checktab(ctx, arg, what | TAB_L)?;
+    let v = ctx.arg(arg);
+    len_of(ctx, v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+
+fn insert(ctx: &mut Ctx) -> LuaResult<Action> {
+    let t = ctx.arg(1);
+    let e = aux_getn(ctx, 1, TAB_RW)?.wrapping_add(1);
+    let pos = match ctx.nargs() {
+        2 => e,
+        3 => {
+            let pos = ctx.check_int(2)?;
+            if (pos as u64).wrapping_sub(1) >= e as u64 {
+                return Err(ctx.arg_error(2, "position out of bounds"));
+            }
+            let mut i = e;
+            while i > pos {
+                let v = geti(ctx, t, i - 1)?;
+                seti(ctx, t, i, v)?;
+                i -= 1;
+            }
+            pos
+        }
+        _ => return Err(ctx.error("wrong number of arguments to 'insert'")),
+    };
+    let v = ctx.arg(ctx.nargs());
+    seti(ctx, t, pos, v)?;
+    Ok(Action::Return(0))
+}
+
+fn remove(ctx: &mut Ctx) -> LuaResult<Action> {
+    let t = ctx.arg(1);
+    let size = aux_getn(ctx, 1, TAB_RW)?;
+    let mut pos = ctx.opt_int(2, size)?;
+    if pos != size && (pos as u64).wrapping_sub(1) > size as u64 {
+        return Err(ctx.arg_error(2, "position out of bounds"));
+    }
+    let result = geti(ctx, t, pos)?;
+    while pos < size {
+        let v = geti(ctx, t, pos + 1)?;
+        seti(ctx, t, pos, v)?;
+        pos += 1;
+    }
+    seti(ctx, t, pos, Value::Nil)?;
+    ctx.ret1(result)
+}
+
+fn move_(ctx: &mut Ctx) -> LuaResult<Action> {
+    let a1 = ctx.arg(1);
+    let f = ctx.check_int(2)?;
+    let e = ctx.check_int(3)?;
+    let t = ctx.check_int(4)?;
+    let tt = if ctx.arg(5).is_nil() { 1 } else { 5 };
+    checktab(ctx, 1, TAB_R)?;
+    checktab(ctx, tt, TAB_W)?;
+    let dst = ctx.arg(tt);
+    if e >= f {
+        if !(f > 0 || e < i64::MAX + f) {
+            return Err(ctx.arg_error(3, "too many elements to move"));
+        }
+        let n = e - f + 1;
+        if t > i64::MAX - n + 1 {
+            return Err(ctx.arg_error(4, "destination wrap around"));
+        }
+        let forward = t > e || t <= f || (tt != 1 && !equals(ctx, a1, dst)?);
+        if forward {
+            for i in 0..n {
+                let v = geti(ctx, a1, f + i)?;
+                seti(ctx, dst, t + i, v)?;
+            }
+        } else {
+            for i in (0..n).rev() {
+                let v = geti(ctx, a1, f + i)?;
+                seti(ctx, dst, t + i, v)?;
+            }
+        }
+    }
+    ctx.ret1(dst)
+}
+
+fn concat(ctx: &mut Ctx) -> LuaResult<Action> {
+    let t = ctx.arg(1);
+    let last = aux_getn(ctx, 1, TAB_R)?;
+    let sep = ctx.opt_str(2)?;
+    let sep: &[u8] = match &sep {
+        Some(s) => s.as_bytes(),
+        None => b"",
+    };
+    let mut i = ctx.opt_int(3, 1)?;
+    let last = ctx.opt_int(4, last)?;
+    let mut out = Vec::new();
+    while i <= last {
+        let v = geti(ctx, t, i)?;
+        match v {
+            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Int(n) => crate::number::fmt_int(n, &mut out),
+            Value::Float(x) => crate::number::fmt_float(x, &mut out),
+            _ => {
+                return Err(ctx.error(format!(
+                    "invalid value ({}) at index {} in table for 'concat'",
+                    v.type_name(),
+                    i
+                )))
+            }
+        }
+        if i == last {
+            break;
+        }
+        out.extend_from_slice(sep);
+        i += 1;
+    }
+    let v = ctx.new_string(out);
+    ctx.ret1(v)
+}
+
+fn pack(ctx: &mut Ctx) -> LuaResult<Action> {
+    let n = ctx.nargs();
+    let t = ctx.st.new_table(n, 1);
+    for i in 1..=n {
+        t.set_int(i as i64, ctx.arg(i));
+    }
+    ctx.st.set_field(t, "n", Value::Int(n as i64));
+    ctx.ret1(Value::Table(t))
+}
+
+fn unpack(ctx: &mut Ctx) -> LuaResult<Action> {
+    let t = ctx.arg(1);
+    let i = ctx.opt_int(2, 1)?;
+    let e = if ctx.arg(3).is_nil() {
+        len_of(ctx, t)?
+    } else {
+        ctx.check_int(3)?
+    };
+    if i > e {
+        return Ok(Action::Return(0));
+    }
+    let n = (e as u64).wrapping_sub(i as u64);
+    let used = ctx.st.current.data().stack.len() as u64;
+    if n >= i32::MAX as u64 || n + 1 > (crate::vm::MAX_STACK as u64).saturating_sub(used) {
+        return Err(ctx.error("too many results to unpack"));
+    }
+    if let Value::Table(tab) = t {
+        if tab.metatable().is_none() {
+            let mut k = i;
+            loop {
+                ctx.push(tab.get_int(k));
+                if k == e {
+                    break;
+                }
+                k += 1;
+            }
+            return Ok(Action::Return(n as usize + 1));
+        }
+    }
+    let mut k = i;
+    loop {
+        let v = geti(ctx, t, k)?;
+        ctx.push(v);
+        if k == e {
+            break;
+        }
+        k += 1;
+    }
+    Ok(Action::Return(n as usize + 1))
+}
+
+// ---------------------------------------------------------------------------------------------
+// sort
+
+/// Intervals at least this long may use randomized pivots (PUC's `RANLIMIT`).
+const RANLIMIT: usize = 100;
+
+/// A "random" pivot seed (`l_randomizePivot`), used only after a badly unbalanced partition.
+fn randomize_pivot() -> usize {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    (t as u32) as usize
+}
+
+/// Sorting context: the comparator (nil for `<`).
+struct Sorter<'a, 'b> {
+    ctx: &'a mut Ctx<'b>,
+    cmp: Value,
+}
+
+impl Sorter<'_, '_> {
+    /// `a < b` according to the sort order.
+    fn lt(&mut self, a: Value, b: Value) -> LuaResult<bool> {
+        if self.cmp.is_nil() {
+            less_than(self.ctx, a, b)
+        } else {
+            let r = self.ctx.call(self.cmp, &[a, b], 1)?;
+            Ok(r.first().is_some_and(|v| v.truthy()))
+        }
+    }
+
+    fn invalid_order(&mut self) -> crate::vm::LuaError {
+        self.ctx.error("invalid order function for sorting")
+    }
+
+    /// Partitions `a[lo..=up]` around the pivot `p` (stored at `a[up - 1]`); returns its final
+    /// position. Precondition: `a[lo] <= p == a[up - 1] <= a[up]`.
+    fn partition(&mut self, a: &mut [Value], lo: usize, up: usize, p: Value) -> LuaResult<usize> {
+        let mut i = lo;
+        let mut j = up - 1;
+        loop {
+            loop {
+                i += 1;
+                if !self.lt(a[i], p)? {
+                    break;
+                }
+                if i == up - 1 {
+                    return Err(self.invalid_order());
+                }
+            }
+            loop {
+                j -= 1;
+                if !self.lt(p, a[j])? {
+                    break;
+                }
+                if j < i {
+                    return Err(self.invalid_order());
+                }
+            }
+            if j < i {
+                a.swap(up - 1, i);
+                return Ok(i);
+            }
+            a.swap(i, j);
+        }
+    }
+
+    /// PUC's quicksort of `a[lo..=up]` (1-based positions; `a[0]` is unused).
+    fn auxsort(
+        &mut self,
+        a: &mut [Value],
+        mut lo: usize,
+        mut up: usize,
+        mut rnd: usize,
+    ) -> LuaResult<()> {
+        while lo < up {
+            if self.lt(a[up], a[lo])? {
+                a.swap(lo, up);
+            }
+            if up - lo == 1 {
+                return Ok(());
+            }
+            let p = if up - lo < RANLIMIT || rnd == 0 {
+                (lo + up) / 2
+            } else {
+                let r4 = (up - lo) / 4;
+                rnd % (r4 * 2) + (lo + r4)
+            };
+            if self.lt(a[p], a[lo])? {
+                a.swap(p, lo);
+            } else if self.lt(a[up], a[p])? {
+                a.swap(p, up);
+            }
+            if up - lo == 2 {
+                return Ok(());
+            }
+            let pivot = a[p];
+            a.swap(p, up - 1);
+            let p = self.partition(a, lo, up, pivot)?;
+            let n;
+            if p - lo < up - p {
+                self.auxsort(a, lo, p - 1, rnd)?;
+                n = p - lo;
+                lo = p + 1;
+            } else {
+                self.auxsort(a, p + 1, up, rnd)?;
+                n = up - p;
+                up = p - 1;
+            }
+            if (up.wrapping_sub(lo)) / 128 > n && up > lo {
+                rnd = randomize_pivot();
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
+    let t = ctx.arg(1);
+    let n = aux_getn(ctx, 1, TAB_RW)?;
+    if n > 1 {
+        if n >= i64::from(i32::MAX) {
+            return Err(ctx.arg_error(1, "array too big"));
+        }
+        let cmp = ctx.arg(2);
+        if !cmp.is_nil() && !cmp.is_function() {
+            return Err(ctx.type_error(2, "function"));
+        }
+        let n = n as usize;
+        let mut a = Vec::with_capacity(n + 1);
+        a.push(Value::Nil);
+        for i in 1..=n {
+            let v = geti(ctx, t, i as i64)?;
+            a.push(v);
+        }
+        // Keep the elements reachable while the comparator runs (it may change the table).
+        let keep = ctx.top();
+        for v in &a[1..] {
+            ctx.push(*v);
+        }
+        let mut s = Sorter { ctx, cmp };
+        s.auxsort(&mut a, 1, n, 0)?;
+        for (i, v) in a.iter().enumerate().skip(1) {
+            seti(s.ctx, t, i as i64, *v)?;
+        }
+        s.ctx.truncate(keep);
+    }
+    Ok(Action::Return(0))
+}
