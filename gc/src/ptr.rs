@@ -95,6 +95,13 @@ impl<T: Trace> Gc<T> {
         self.header().marked.get()
     }
 
+    /// Marks an object during the clearing phase without tracing it. Only for objects that
+    /// hold no `Gc` pointers (strings): anything they referenced would not be marked.
+    #[inline]
+    pub fn mark_leaf(self) {
+        self.header().marked.set(true);
+    }
+
     #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: the box is alive by the crate invariant (reachable at every collection).

@@ -30,6 +30,9 @@ pub enum CachedMeta {
 /// Weak-mode bits.
 pub const WEAK_KEYS: u8 = 1;
 pub const WEAK_VALUES: u8 = 2;
+/// Key of a weak-table slot whose entry the collector removed (Lua code cannot create a
+/// light userdata, so no key equals it).
+const DEAD_KEY: Value = Value::LightUserData(usize::MAX);
 /// Not a weak mode: set once the table is in the collector's finalization list.
 const FINALIZER_REGISTERED: u8 = 4;
 
@@ -373,7 +376,9 @@ impl Table {
     pub fn with_capacity(narray: usize, nhash: usize) -> Table {
         let t = Table::default();
         let inner = t.inner_mut();
-        inner.array.reserve_exact(narray);
+        // The array part is presized with nils (as PUC's constructor does), so `#` of a
+        // constructor with trailing positional items sees them: `#{1, nil, nil, 4} == 4`.
+        inner.array = vec![Value::Nil; narray];
         if nhash > 0 {
             let size = (nhash * 4 / 3 + 1).next_power_of_two().max(4);
             inner.nodes = vec![Node::default(); size];
@@ -564,14 +569,12 @@ impl Trace for Table {
             }
         }
         for n in &inner.nodes {
-            if matches!(n.key, Value::Str(_)) {
+            // Keys of weak-key tables, strings included, are dealt with in `clear_weak`.
+            if weak & WEAK_KEYS == 0 {
                 n.key.trace(t);
             }
             if n.val.is_nil() {
                 continue;
-            }
-            if weak & WEAK_KEYS == 0 {
-                n.key.trace(t);
             }
             // Values of weak-value tables are not marked (strings are values, never cleared);
             // values of ephemeron tables are marked in `trace_ephemeron`.
@@ -617,6 +620,24 @@ impl Trace for Table {
             let dead_val = weak & WEAK_VALUES != 0 && n.val.is_dead_object();
             if dead_key || dead_val {
                 n.val = Value::Nil;
+            }
+        }
+        if values_only || weak & WEAK_KEYS == 0 {
+            return;
+        }
+        // Last pass before sweeping: string keys were not marked by `trace`. Keys of surviving
+        // entries are kept (strings are values, never weak); keys of removed entries and
+        // tombstones are replaced by a placeholder no Lua key equals, so the slot stays
+        // occupied (probe chains) without referring to a string about to be freed.
+        for n in inner.nodes.iter_mut() {
+            if n.val.is_nil() {
+                // Also dead object keys: were the table ever made strong again, `trace` would
+                // otherwise mark freed objects.
+                if matches!(n.key, Value::Str(_)) || n.key.is_dead_object() {
+                    n.key = DEAD_KEY;
+                }
+            } else if let Value::Str(s) = n.key {
+                s.mark_leaf();
             }
         }
     }

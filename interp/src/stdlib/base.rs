@@ -35,6 +35,7 @@ pub fn open(st: &mut State) {
     st.register(g, "loadfile", loadfile);
     st.register(g, "dofile", dofile);
     st.register(g, "collectgarbage", collectgarbage);
+    st.register(g, "warn", warn);
     let v = st.str_value("Lua 5.4");
     st.set_field(g, "_VERSION", v);
 }
@@ -474,6 +475,18 @@ fn load(ctx: &mut Ctx) -> LuaResult<Action> {
     }
 }
 
+/// Drops what a Lua file may start with before its code: a UTF-8 byte-order mark, then a
+/// first line starting with `#` (the newline is kept so line numbers stay right).
+pub fn skip_prefix(data: &mut Vec<u8>) {
+    if data.starts_with(b"\xEF\xBB\xBF") {
+        data.drain(..3);
+    }
+    if data.first() == Some(&b'#') {
+        let end = data.iter().position(|&c| c == b'\n').unwrap_or(data.len());
+        data.drain(..end);
+    }
+}
+
 /// Reads a file for `loadfile`/`dofile`, skipping a first line starting with `#`.
 fn read_source(path: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), String> {
     let (mut data, name) = match path {
@@ -492,11 +505,7 @@ fn read_source(path: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), String> {
             (data, b"=stdin".to_vec())
         }
     };
-    if data.first() == Some(&b'#') {
-        let end = data.iter().position(|&c| c == b'\n').unwrap_or(data.len());
-        // Keep the newline so line numbers stay right.
-        data.drain(..end);
-    }
+    skip_prefix(&mut data);
     Ok((data, name))
 }
 
@@ -549,6 +558,10 @@ fn collectgarbage(ctx: &mut Ctx) -> LuaResult<Action> {
         "",
     ];
     let opt = ctx.check_option(1, Some("collect"), &OPTS[..10])?;
+    if ctx.st.gc.in_finalizer {
+        // The collector is not reentrant: inside a finalizer every option fails.
+        return ctx.ret1(Value::Bool(false));
+    }
     match OPTS[opt] {
         "collect" => {
             ctx.st.full_gc();
@@ -600,4 +613,34 @@ fn collectgarbage(ctx: &mut Ctx) -> LuaResult<Action> {
         }
         _ => unreachable!(),
     }
+}
+
+fn warn(ctx: &mut Ctx) -> LuaResult<Action> {
+    let n = ctx.nargs();
+    ctx.check_str(1)?;
+    for i in 2..=n {
+        ctx.check_str(i)?;
+    }
+    let mut msg = Vec::new();
+    for i in 1..=n {
+        if let Value::Str(s) = ctx.arg(i) {
+            msg.extend_from_slice(s.as_bytes());
+        }
+    }
+    // Control messages: "@on" / "@off"; other '@' messages are ignored.
+    if n == 1 && msg.first() == Some(&b'@') {
+        match &msg[..] {
+            b"@on" => ctx.st.warnings_on = true,
+            b"@off" => ctx.st.warnings_on = false,
+            _ => {}
+        }
+        return ctx.ret0();
+    }
+    if ctx.st.warnings_on {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(b"Lua warning: ");
+        let _ = e.write_all(&msg);
+        let _ = e.write_all(b"\n");
+    }
+    ctx.ret0()
 }

@@ -152,7 +152,7 @@ pub fn arith_numbers(op: ArOp, a: Value, b: Value) -> Result<Option<Value>, &'st
             (Some(x), Some(y)) => (x, y),
             _ => {
                 if a.as_float().is_some() && b.as_float().is_some() {
-                    return Err("number has no integer representation");
+                    return Err(INT_REPR);
                 }
                 return Ok(None);
             }
@@ -273,7 +273,28 @@ pub fn num_cmp(a: Value, b: Value, le: bool) -> Option<bool> {
     })
 }
 
+const INT_REPR: &str = "number has no integer representation";
+
 impl State {
+    /// Error of an arithmetic operation on numbers; for a float without an integer value the
+    /// message names the offending operand, as "number (local 'x') has no integer
+    /// representation".
+    fn arith_error(
+        &mut self,
+        msg: &str,
+        a: Value,
+        _b: Value,
+        ra: Option<usize>,
+        rb: Option<usize>,
+    ) -> crate::vm::LuaError {
+        if msg != INT_REPR {
+            return self.rt_error(msg);
+        }
+        let reg = if a.as_int_exact().is_none() { ra } else { rb };
+        let vi = reg.map(|r| self.var_info(r)).unwrap_or_default();
+        self.rt_error(&format!("number{} has no integer representation", vi))
+    }
+
     /// Slow path of arithmetic: coercion, metamethods, errors. `ra`/`rb` name the operands'
     /// registers for error messages when known.
     pub fn arith_slow(
@@ -287,7 +308,7 @@ impl State {
         match arith_numbers(op, a, b) {
             Ok(Some(v)) => return Ok(Outcome::Value(v)),
             Ok(None) => {}
-            Err(msg) => return Err(self.rt_error(msg)),
+            Err(msg) => return Err(self.arith_error(msg, a, b, ra, rb)),
         }
         // String coercion.
         let na = self.to_number(a);
@@ -297,7 +318,7 @@ impl State {
                 match arith_numbers(op, x, y) {
                     Ok(Some(v)) => return Ok(Outcome::Value(v)),
                     Ok(None) => {}
-                    Err(msg) => return Err(self.rt_error(msg)),
+                    Err(msg) => return Err(self.arith_error(msg, x, y, ra, rb)),
                 }
             }
         }
@@ -312,8 +333,8 @@ impl State {
         }
         // Error: name the first operand that is not a number.
         if op.is_bitwise() {
-            if na.is_some() && nb.is_some() {
-                return Err(self.rt_error("number has no integer representation"));
+            if let (Some(x), Some(y)) = (na, nb) {
+                return Err(self.arith_error(INT_REPR, x, y, ra, rb));
             }
             let (bad, reg) = if na.is_none() { (a, ra) } else { (b, rb) };
             let vi = reg.map(|r| self.var_info(r)).unwrap_or_default();

@@ -137,6 +137,8 @@ pub struct State {
     /// Hot-loop counters and the trace hook (the JIT's entry point).
     pub hot: hook::HotCounters,
     pub limits: StackLimits,
+    /// `warn` output enabled (`warn("@on")`, `rua -W`).
+    pub warnings_on: bool,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
@@ -202,6 +204,7 @@ impl State {
             instr_budget: Cell::new(None),
             hot: hook::HotCounters::default(),
             limits: StackLimits::normal(),
+            warnings_on: false,
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));
