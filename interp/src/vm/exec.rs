@@ -1557,13 +1557,6 @@ impl State {
                         }
                         _ => unreachable!(),
                     }
-                    if let Some(left) = self.instr_budget.get() {
-                        if left == 0 {
-                            savepc!();
-                            return Err(self.rt_error("instruction limit exceeded"));
-                        }
-                        self.instr_budget.set(Some(left.saturating_sub(1)));
-                    }
                 }
                 OpCode::ForPrep => {
                     savepc!();
@@ -1603,13 +1596,6 @@ impl State {
                         if self.hot.hook.is_some() {
                             self.hot.tick(cl.proto, pc);
                         }
-                    }
-                    if let Some(left) = self.instr_budget.get() {
-                        if left == 0 {
-                            savepc!();
-                            return Err(self.rt_error("instruction limit exceeded"));
-                        }
-                        self.instr_budget.set(Some(left.saturating_sub(1)));
                     }
                 }
                 OpCode::SetList => {

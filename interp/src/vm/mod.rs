@@ -132,8 +132,6 @@ pub struct State {
     pub task_threads: Vec<Gc<Thread>>,
     /// `true` while the async driver runs the VM (awaits allowed at the base level).
     pub in_async: bool,
-    /// Instructions executed since the last count hook check (for limits).
-    pub instr_budget: Cell<Option<u64>>,
     /// Hot-loop counters and the trace hook (the JIT's entry point).
     pub hot: hook::HotCounters,
     pub limits: StackLimits,
@@ -201,7 +199,6 @@ impl State {
             roots: Vec::new(),
             task_threads: Vec::new(),
             in_async: false,
-            instr_budget: Cell::new(None),
             hot: hook::HotCounters::default(),
             limits: StackLimits::normal(),
             warnings_on: false,
