@@ -94,14 +94,36 @@ impl Trace for UpVal {
 /// A Lua function value: a prototype plus its upvalues.
 pub struct LuaClosure {
     pub proto: Gc<FnProto>,
-    pub upvals: Box<[Gc<UpVal>]>,
+    /// Upvalue cells (replaceable by `debug.upvaluejoin`).
+    pub upvals: Box<[Cell<Gc<UpVal>>]>,
+}
+
+impl LuaClosure {
+    /// A closure over the given upvalues.
+    pub fn new(proto: Gc<FnProto>, upvals: impl IntoIterator<Item = Gc<UpVal>>) -> LuaClosure {
+        LuaClosure {
+            proto,
+            upvals: upvals.into_iter().map(Cell::new).collect(),
+        }
+    }
+
+    /// Upvalue `i`.
+    #[inline]
+    pub fn upval(&self, i: usize) -> Gc<UpVal> {
+        self.upvals[i].get()
+    }
+
+    /// Makes upvalue `i` refer to `u` (`debug.upvaluejoin`).
+    pub fn set_upval(&self, i: usize, u: Gc<UpVal>) {
+        self.upvals[i].set(u);
+    }
 }
 
 impl Trace for LuaClosure {
     fn trace(&self, t: &mut Tracer) {
         t.mark(self.proto);
         for u in self.upvals.iter() {
-            t.mark(*u);
+            t.mark(u.get());
         }
     }
     fn extra_size(&self) -> usize {

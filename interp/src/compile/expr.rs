@@ -201,6 +201,12 @@ impl Compiler {
             match &node.kind {
                 ExprKind::Index(_, key) => {
                     self.fs.exp2anyregup(&mut v)?;
+                    if !matches!(key.kind, ExprKind::Str(_)) {
+                        // An upvalue table indexed by anything but a string constant goes to
+                        // a register; do it before the key's code, which may contain jumps
+                        // (`_ENV[1 < 2]`, the 5.4.7 bug).
+                        self.fs.exp2anyreg(&mut v)?;
+                    }
                     self.advance_line(node.line);
                     let mut k = self.expr(key)?;
                     self.fs.exp2val(&mut k)?;

@@ -16,6 +16,7 @@ pub fn open(st: &mut State) {
     st.register(t, "getupvalue", getupvalue);
     st.register(t, "setupvalue", setupvalue);
     st.register(t, "upvalueid", upvalueid);
+    st.register(t, "upvaluejoin", upvaluejoin);
     st.register(t, "getmetatable", getmetatable);
     st.register(t, "setmetatable", setmetatable);
     st.register(t, "getregistry", getregistry);
@@ -209,7 +210,7 @@ fn getupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
             } else {
                 name
             };
-            let v = cl.upvals[n as usize - 1].get();
+            let v = cl.upval(n as usize - 1).get();
             let nv = ctx.new_str(name.as_bytes());
             ctx.ret(&[nv, v])
         }
@@ -230,7 +231,7 @@ fn setupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
     match f {
         Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
             let name = cl.proto.proto.upvalues[n as usize - 1].name.to_string();
-            cl.upvals[n as usize - 1].set(v);
+            cl.upval(n as usize - 1).set(v);
             let nv = ctx.new_str(name.as_bytes());
             ctx.ret1(nv)
         }
@@ -248,7 +249,11 @@ fn upvalueid(ctx: &mut Ctx) -> LuaResult<Action> {
     let n = ctx.check_int(2)?;
     match ctx.arg(1) {
         Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
-            let id = cl.upvals[n as usize - 1].as_ptr() as usize;
+            let id = cl.upval(n as usize - 1).as_ptr() as usize;
+            ctx.ret1(Value::LightUserData(id))
+        }
+        Value::NativeFn(nc) if n >= 1 && (n as usize) <= nc.upvals.len() => {
+            let id = &nc.upvals[n as usize - 1] as *const _ as usize;
             ctx.ret1(Value::LightUserData(id))
         }
         Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret1(Value::Nil),
@@ -320,4 +325,25 @@ fn setuservalue(ctx: &mut Ctx) -> LuaResult<Action> {
         drop(vals);
         ctx.ret1(Value::Nil)
     }
+}
+
+fn upvaluejoin(ctx: &mut Ctx) -> LuaResult<Action> {
+    let check = |ctx: &mut Ctx,
+                 fi: usize,
+                 ni: usize|
+     -> LuaResult<(rua_gc::Gc<crate::func::LuaClosure>, usize)> {
+        let n = ctx.check_int(ni)?;
+        match ctx.arg(fi) {
+            Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
+                Ok((cl, n as usize - 1))
+            }
+            Value::LuaFn(_) => Err(ctx.arg_error(ni, "invalid upvalue index")),
+            Value::NativeFn(_) => Err(ctx.arg_error(fi, "Lua function expected")),
+            _ => Err(ctx.type_error(fi, "function")),
+        }
+    };
+    let (f1, n1) = check(ctx, 1, 2)?;
+    let (f2, n2) = check(ctx, 3, 4)?;
+    f1.set_upval(n1, f2.upval(n2));
+    ctx.ret0()
 }

@@ -868,10 +868,10 @@ impl State {
                         setreg!(a + j, Value::Nil);
                     }
                 }
-                OpCode::GetUpval => setreg!(a, cl.upvals[i.b()].get()),
-                OpCode::SetUpval => cl.upvals[i.b()].set(reg!(a)),
+                OpCode::GetUpval => setreg!(a, cl.upval(i.b()).get()),
+                OpCode::SetUpval => cl.upval(i.b()).set(reg!(a)),
                 OpCode::GetTabUp => {
-                    let t = cl.upvals[i.b()].get();
+                    let t = cl.upval(i.b()).get();
                     let key = konst!(i.c());
                     if let (Value::Table(tab), Value::Str(s)) = (t, key) {
                         let v = tab.get_str(s);
@@ -932,7 +932,7 @@ impl State {
                 }
                 OpCode::SetTabUp | OpCode::SetTable | OpCode::SetI | OpCode::SetField => {
                     let (t, key) = match op {
-                        OpCode::SetTabUp => (cl.upvals[a].get(), konst!(i.b())),
+                        OpCode::SetTabUp => (cl.upval(a).get(), konst!(i.b())),
                         OpCode::SetTable => (reg!(a), reg!(i.b())),
                         OpCode::SetI => (reg!(a), Value::Int(i.b() as i64)),
                         _ => (reg!(a), konst!(i.b())),
@@ -1514,50 +1514,47 @@ impl State {
                     let f = self.post_call(base + a, n)?;
                     flow!(f);
                 }
-                OpCode::ForLoop => {
-                    match *rref!(a + 2) {
-                        Value::Int(step) => {
-                            let Value::Int(count) = *rref!(a + 1) else {
+                OpCode::ForLoop => match *rref!(a + 2) {
+                    Value::Int(step) => {
+                        let Value::Int(count) = *rref!(a + 1) else {
+                            unreachable!()
+                        };
+                        if count as u64 > 0 {
+                            let Value::Int(idx) = *rref!(a) else {
                                 unreachable!()
                             };
-                            if count as u64 > 0 {
-                                let Value::Int(idx) = *rref!(a) else {
-                                    unreachable!()
-                                };
-                                let idx = idx.wrapping_add(step);
-                                setreg!(a + 1, Value::Int((count as u64 - 1) as i64));
-                                setreg!(a, Value::Int(idx));
-                                setreg!(a + 3, Value::Int(idx));
-                                pc -= i.bx();
-                                if self.hot.hook.is_some() {
-                                    self.hot.tick(cl.proto, pc);
-                                }
+                            let idx = idx.wrapping_add(step);
+                            setreg!(a + 1, Value::Int((count as u64 - 1) as i64));
+                            setreg!(a, Value::Int(idx));
+                            setreg!(a + 3, Value::Int(idx));
+                            pc -= i.bx();
+                            if self.hot.hook.is_some() {
+                                self.hot.tick(cl.proto, pc);
                             }
                         }
-                        Value::Float(step) => {
-                            let (Value::Float(idx), Value::Float(limit)) =
-                                (*rref!(a), *rref!(a + 1))
-                            else {
-                                unreachable!()
-                            };
-                            let idx = idx + step;
-                            let cont = if step > 0.0 {
-                                idx <= limit
-                            } else {
-                                limit <= idx
-                            };
-                            if cont {
-                                setreg!(a, Value::Float(idx));
-                                setreg!(a + 3, Value::Float(idx));
-                                pc -= i.bx();
-                                if self.hot.hook.is_some() {
-                                    self.hot.tick(cl.proto, pc);
-                                }
-                            }
-                        }
-                        _ => unreachable!(),
                     }
-                }
+                    Value::Float(step) => {
+                        let (Value::Float(idx), Value::Float(limit)) = (*rref!(a), *rref!(a + 1))
+                        else {
+                            unreachable!()
+                        };
+                        let idx = idx + step;
+                        let cont = if step > 0.0 {
+                            idx <= limit
+                        } else {
+                            limit <= idx
+                        };
+                        if cont {
+                            setreg!(a, Value::Float(idx));
+                            setreg!(a + 3, Value::Float(idx));
+                            pc -= i.bx();
+                            if self.hot.hook.is_some() {
+                                self.hot.tick(cl.proto, pc);
+                            }
+                        }
+                    }
+                    _ => unreachable!(),
+                },
                 OpCode::ForPrep => {
                     savepc!();
                     if self.for_prep(base + a)? {
@@ -1620,7 +1617,7 @@ impl State {
                 }
                 OpCode::Closure => {
                     let child = cl.proto.children[i.bx()];
-                    let ups: Box<[Gc<UpVal>]> = child
+                    let ups: Vec<Gc<UpVal>> = child
                         .proto
                         .upvalues
                         .iter()
@@ -1632,14 +1629,11 @@ impl State {
                                         heap.alloc(uv)
                                     })
                             } else {
-                                cl.upvals[u.index as usize]
+                                cl.upval(u.index as usize)
                             }
                         })
                         .collect();
-                    let ncl = self.heap.alloc(LuaClosure {
-                        proto: child,
-                        upvals: ups,
-                    });
+                    let ncl = self.heap.alloc(LuaClosure::new(child, ups));
                     setreg!(a, Value::LuaFn(ncl));
                     gc_check!(base + a + 1);
                 }

@@ -339,7 +339,7 @@ impl State {
         let up = self.heap.alloc(UpVal {
             state: Cell::new(UpState::Closed(env)),
         });
-        let ups: Box<[Gc<UpVal>]> = (0..fp.proto.upvalues.len())
+        let ups: Vec<Gc<UpVal>> = (0..fp.proto.upvalues.len())
             .map(|i| {
                 if i == 0 {
                     up
@@ -350,10 +350,7 @@ impl State {
                 }
             })
             .collect();
-        Ok(Value::LuaFn(self.heap.alloc(LuaClosure {
-            proto: fp,
-            upvals: ups,
-        })))
+        Ok(Value::LuaFn(self.heap.alloc(LuaClosure::new(fp, ups))))
     }
 
     /// The metatable of any value.
