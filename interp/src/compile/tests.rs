@@ -59,24 +59,6 @@ fn op(i: Instr) -> OpCode {
     i.opcode().expect("valid opcode")
 }
 
-/// Dumps the listing of the file named by `RUA_DUMP` (a debugging aid:
-/// `RUA_DUMP=f.lua cargo test -p rua-interp --lib dump_file -- --ignored --nocapture`).
-#[test]
-#[ignore]
-fn dump_file() {
-    if let Ok(path) = std::env::var("RUA_DUMP") {
-        let mut src = std::fs::read(&path).expect("readable file");
-        if src.first() == Some(&b'#') {
-            // Skip a shebang line (keeping the line count), as `luaL_loadfile` does.
-            let end = src.iter().position(|&c| c == b'\n').unwrap_or(src.len());
-            src.drain(..end);
-        }
-        let name = format!("@{path}");
-        let chunk = parse(&src, name.as_bytes()).expect("parses");
-        let p = compile(&chunk, name.as_bytes()).expect("compiles");
-        print!("{}", disassemble(&p));
-    }
-}
 
 #[test]
 fn main_chunk_conventions() {
