@@ -59,7 +59,6 @@ fn op(i: Instr) -> OpCode {
     i.opcode().expect("valid opcode")
 }
 
-
 #[test]
 fn main_chunk_conventions() {
     let p = compile_src("");

@@ -100,12 +100,16 @@ impl State {
     }
 
     /// A runtime error raised by the running Lua function, with its position.
+    #[cold]
+    #[inline(never)]
     pub fn rt_error(&mut self, msg: &str) -> super::LuaError {
         let m = format!("{}{}", self.where_(0), msg);
         self.error_str(&m)
     }
 
     /// Describes register `reg` of the running Lua frame for messages: ` (local 'x')` or empty.
+    #[cold]
+    #[inline(never)]
     pub fn var_info(&self, reg: usize) -> String {
         let frames = &self.current.data().frames;
         if let Some(f) = frames.last() {
@@ -121,6 +125,8 @@ impl State {
     }
 
     /// Describes upvalue `idx` of the running Lua frame for messages.
+    #[cold]
+    #[inline(never)]
     pub fn upval_info(&self, idx: usize) -> String {
         let frames = &self.current.data().frames;
         if let Some(f) = frames.last() {
@@ -134,6 +140,8 @@ impl State {
     }
 
     /// "attempt to <op> a <type> value<varinfo>".
+    #[cold]
+    #[inline(never)]
     pub fn type_error_msg(&mut self, v: Value, op: &str, varinfo: String) -> super::LuaError {
         let t = self.type_name_for_msg(v);
         self.rt_error(&format!("attempt to {} a {} value{}", op, t, varinfo))

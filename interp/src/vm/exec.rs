@@ -221,6 +221,8 @@ impl State {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn call_error(&mut self, f: Value, func: usize) -> LuaError {
         // Name the callee from the calling instruction when it is a Lua frame.
         let mut info = String::new();
@@ -659,6 +661,8 @@ impl State {
 
     /// Calls metamethod `tm(a, b[, c])` for the current instruction; its first result completes
     /// the instruction ([`State::finish_op`]).
+    #[cold]
+    #[inline(never)]
     fn call_meta(&mut self, tm: Value, a: Value, b: Value, c: Option<Value>) -> LuaResult<Flow> {
         let d = self.current.data();
         let func = d.stack.len();
@@ -672,6 +676,8 @@ impl State {
     }
 
     /// Completes the current instruction of the top (Lua) frame with a metamethod's result.
+    #[cold]
+    #[inline(never)]
     fn finish_op(&mut self, v: Value) -> LuaResult<()> {
         let d = self.current.data();
         let fr = d.frames.last_mut().unwrap();
@@ -1676,6 +1682,8 @@ impl State {
 
     /// FORPREP: validates and prepares a numeric loop at stack index `ra`. Returns `true` when
     /// the loop must be skipped. Numeric strings are accepted, as arithmetic accepts them.
+    #[cold]
+    #[inline(never)]
     fn for_prep(&mut self, ra: usize) -> LuaResult<bool> {
         let d = self.current.data();
         let (init, limit, step) = (d.stack[ra], d.stack[ra + 1], d.stack[ra + 2]);
@@ -1749,6 +1757,8 @@ impl State {
         Ok(false)
     }
 
+    #[cold]
+    #[inline(never)]
     fn for_error(&mut self, v: Value, what: &str) -> LuaError {
         let t = self.type_name_for_msg(v);
         self.rt_error(&format!("bad 'for' {} (number expected, got {})", what, t))
@@ -1756,6 +1766,8 @@ impl State {
 
     /// Closes upvalues and runs `__close` of to-be-closed variables at stack index `>= level`
     /// (normal exit: the error argument is nil).
+    #[cold]
+    #[inline(never)]
     fn close_level(&mut self, level: usize) -> LuaResult<()> {
         let th = self.current;
         th.data().close_upvals(level);
@@ -1780,6 +1792,8 @@ impl State {
 
     /// CONCAT: concatenates registers `a .. a+n-1` (continuing an interrupted concatenation if
     /// the frame's `aux` says so).
+    #[cold]
+    #[inline(never)]
     fn concat(&mut self, a: usize, b: usize, base: usize) -> LuaResult<Flow> {
         let th = self.current;
         let mut n = {

@@ -297,6 +297,8 @@ impl State {
 
     /// Slow path of arithmetic: coercion, metamethods, errors. `ra`/`rb` name the operands'
     /// registers for error messages when known.
+    #[cold]
+    #[inline(never)]
     pub fn arith_slow(
         &mut self,
         op: ArOp,
@@ -357,6 +359,8 @@ impl State {
     }
 
     /// Slow path of `<` (`le == false`) and `<=`.
+    #[cold]
+    #[inline(never)]
     pub fn compare_slow(&mut self, a: Value, b: Value, le: bool) -> LuaResult<Outcome> {
         if let Some(r) = num_cmp(a, b, le) {
             return Ok(Outcome::Value(Value::Bool(r)));
@@ -385,6 +389,8 @@ impl State {
     }
 
     /// Equality with `__eq`.
+    #[cold]
+    #[inline(never)]
     pub fn equals_slow(&mut self, a: Value, b: Value) -> Outcome {
         if a.raw_eq(&b) {
             return Outcome::Value(Value::Bool(true));
@@ -410,6 +416,8 @@ impl State {
     }
 
     /// `obj[key]` with `__index` chains. `reg` names `obj` for error messages.
+    #[cold]
+    #[inline(never)]
     pub fn index_slow(
         &mut self,
         obj: Value,
@@ -467,6 +475,8 @@ impl State {
 
     /// `obj[key] = val` with `__newindex` chains. Returns `None` when done, or the metamethod
     /// call `(tm, t, key)` to make with `val` as third argument.
+    #[cold]
+    #[inline(never)]
     pub fn newindex_slow(
         &mut self,
         obj: Value,
@@ -510,6 +520,8 @@ impl State {
     }
 
     /// Raw set that rejects nil and NaN keys with Lua errors.
+    #[cold]
+    #[inline(never)]
     pub fn raw_set_checked(
         &mut self,
         t: rua_gc::Gc<crate::table::Table>,
@@ -526,6 +538,8 @@ impl State {
     }
 
     /// `#v` slow path.
+    #[cold]
+    #[inline(never)]
     pub fn len_slow(&mut self, v: Value, reg: Option<usize>) -> LuaResult<Outcome> {
         match v {
             Value::Str(s) => Ok(Outcome::Value(Value::Int(s.len() as i64))),
