@@ -47,6 +47,9 @@ pub struct ThreadData {
     /// Set by the VM just before it collects at a safepoint: the end of the registers that are
     /// live at that instruction (everything above is dead), as PUC Lua sets `L->top`.
     pub gc_top: Option<usize>,
+    /// Depth of the chain of resumes that led to this thread (PUC counts it as C calls), so
+    /// unbounded nesting of coroutines ends in "C stack overflow".
+    pub resume_depth: u32,
 }
 
 /// A Lua thread object.
@@ -69,6 +72,7 @@ impl Thread {
                 nny: 0,
                 error: None,
                 gc_top: None,
+                resume_depth: 0,
             }),
         }
     }

@@ -331,7 +331,16 @@ fn assert(ctx: &mut Ctx) -> LuaResult<Action> {
     if ctx.nargs() < 2 {
         return Err(ctx.error("assertion failed!"));
     }
-    Err(crate::vm::LuaError::new(ctx.arg(2)))
+    // As `error(msg)` at level 1: string messages get the caller's position.
+    match ctx.arg(2) {
+        Value::Str(s) => {
+            let mut bytes = ctx.st.where_(1).into_bytes();
+            bytes.extend_from_slice(s.as_bytes());
+            let v = ctx.new_string(bytes);
+            Err(crate::vm::LuaError::new(v))
+        }
+        v => Err(crate::vm::LuaError::new(v)),
+    }
 }
 
 fn error(ctx: &mut Ctx) -> LuaResult<Action> {

@@ -139,7 +139,7 @@ fn close(ctx: &mut Ctx) -> LuaResult<Action> {
         let tm = ctx.st.get_tm(v, Tm::Close);
         if !tm.is_nil() {
             let e = co.data().error.unwrap_or(Value::Nil);
-            if let Err(e2) = ctx.call(tm, &[v, e], 0) {
+            if let Err(e2) = ctx.st.call_value_protected(tm, &[v, e], 0) {
                 co.data().error = Some(e2.value());
             }
         }

@@ -3,12 +3,12 @@
 
 pub mod base;
 pub mod coroutine;
+pub mod debug;
 pub mod io;
 pub mod math;
 pub mod os;
-pub mod debug;
-pub mod package;
 pub mod pack;
+pub mod package;
 pub mod pattern;
 pub mod strformat;
 pub mod string;

@@ -43,6 +43,16 @@ impl State {
     /// Calls `f` with `args` in a nested run and returns its results (all of them when
     /// `nresults < 0`). Yields cannot cross this call.
     pub fn call_value(&mut self, f: Value, args: &[Value], nresults: i32) -> LuaResult<Vec<Value>> {
+        self.nested_call(f, args, nresults, RetMode::Base)
+    }
+
+    fn nested_call(
+        &mut self,
+        f: Value,
+        args: &[Value],
+        nresults: i32,
+        mode: RetMode,
+    ) -> LuaResult<Vec<Value>> {
         if self.c_depth >= MAX_C_DEPTH {
             return Err(self.rt_error("C stack overflow"));
         }
@@ -56,7 +66,11 @@ impl State {
         };
         self.c_depth += 1;
         th.data().nny += 1;
-        let r = self.call_at(func, nresults);
+        let r = match self.run_call_with(func, nresults, mode) {
+            Ok(RunExit::Done(n)) => Ok(n),
+            Ok(RunExit::Await(_)) => unreachable!("awaits are refused in nested runs"),
+            Err(e) => Err(e),
+        };
         th.data().nny -= 1;
         self.c_depth -= 1;
         let n = r?;
@@ -69,17 +83,32 @@ impl State {
     /// Calls the function at `stack[func]` with the values above it as arguments, running to
     /// completion on the current thread. Results are left at `stack[func..func + n]`.
     pub fn call_at(&mut self, func: usize, nresults: i32) -> LuaResult<usize> {
-        match self.run_call(func, nresults)? {
+        match self.run_call_with(func, nresults, RetMode::Base)? {
             RunExit::Done(n) => Ok(n),
             RunExit::Await(_) => unreachable!("awaits are refused in nested runs"),
         }
     }
 
+    /// Like [`State::call_value`], for a caller that handles the error itself (as `lua_pcall`
+    /// without a message handler): an enclosing `xpcall`'s handler does not see the error.
+    pub fn call_value_protected(
+        &mut self,
+        f: Value,
+        args: &[Value],
+        nresults: i32,
+    ) -> LuaResult<Vec<Value>> {
+        self.nested_call(f, args, nresults, RetMode::ProtectedBase)
+    }
+
     /// Starts a call and runs the loop until it finishes or awaits.
     pub(crate) fn run_call(&mut self, func: usize, nresults: i32) -> LuaResult<RunExit> {
+        self.run_call_with(func, nresults, RetMode::Base)
+    }
+
+    fn run_call_with(&mut self, func: usize, nresults: i32, mode: RetMode) -> LuaResult<RunExit> {
         let base_thread = self.current;
         let base_depth = base_thread.data().frames.len();
-        let first = self.precall(func, nresults, RetMode::Base, false);
+        let first = self.precall(func, nresults, mode, false);
         let flow = match first {
             Ok(f) => f,
             Err(e) => self.throw(e, base_thread, base_depth)?,
@@ -331,7 +360,7 @@ impl State {
                 self.finish_op(v)?;
                 Ok(Flow::Continue)
             }
-            RetMode::Base => {
+            RetMode::Base | RetMode::ProtectedBase => {
                 d.stack.truncate(end);
                 Ok(Flow::Exit(count))
             }
@@ -373,10 +402,14 @@ impl State {
     fn do_resume(&mut self, co: Gc<Thread>, nargs: usize, kind: ResumeKind) -> LuaResult<Flow> {
         let me = self.current;
         let status = co.status();
+        let depth = me.data().resume_depth + 1;
         let err = if Gc::ptr_eq(co, me) {
             Some("cannot resume non-suspended coroutine")
         } else {
             match status {
+                ThreadStatus::Suspended if depth + self.c_depth >= MAX_C_DEPTH => {
+                    Some("C stack overflow")
+                }
                 ThreadStatus::Suspended => None,
                 ThreadStatus::Dead => Some("cannot resume dead coroutine"),
                 _ => Some("cannot resume non-suspended coroutine"),
@@ -417,6 +450,7 @@ impl State {
         let cd = co.data();
         cd.status = ThreadStatus::Running;
         cd.resumer = Some(me);
+        cd.resume_depth = depth;
         self.current = co;
         self.c_depth += 1;
         if !cd.started {
@@ -514,8 +548,10 @@ impl State {
         base_thread: Gc<Thread>,
         base_depth: usize,
     ) -> LuaResult<Flow> {
-        self.apply_message_handler(&mut e);
         loop {
+            // Runs once per error, in the thread where its xpcall is (errors re-raised by
+            // coroutine.wrap reach it here after crossing threads).
+            self.apply_message_handler(&mut e);
             let th = self.current;
             let limit = if Gc::ptr_eq(th, base_thread) {
                 base_depth
@@ -562,7 +598,7 @@ impl State {
                 let level = if f.is_lua() { f.base } else { f.func + 1 };
                 self.close_for_error(th, level.min(th.data().stack.len()), &mut e);
                 match f.ret {
-                    RetMode::Base => {
+                    RetMode::Base | RetMode::ProtectedBase => {
                         th.data().stack.truncate(f.func);
                         return Err(e);
                     }
@@ -607,7 +643,7 @@ impl State {
                     }
                 }
             }
-            if f.ret == RetMode::CoBase {
+            if matches!(f.ret, RetMode::CoBase | RetMode::ProtectedBase) {
                 break;
             }
         }

@@ -19,6 +19,9 @@ pub enum RetMode {
     Cont,
     /// Outermost frame of a Rust-initiated call (`call_at`): return to Rust.
     Base,
+    /// Like `Base`, for a call whose errors the Rust caller handles itself (a protected call
+    /// without message handler): `xpcall` handlers further down are not consulted.
+    ProtectedBase,
     /// Body function of a coroutine: finishing it kills the coroutine and resumes its resumer.
     CoBase,
 }
