@@ -891,7 +891,7 @@ mod tests {
         }
         for pos in 0..=12usize {
             let (vals, next) = unpack(b"!4 i4", &x, pos).unwrap();
-            let i = (pos + 3) / 4 + 1;
+            let i = pos.div_ceil(4) + 1;
             assert_eq!(vals, [Unpacked::Int(i as i64)]);
             assert_eq!(next, i * 4);
         }

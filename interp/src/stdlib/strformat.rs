@@ -724,7 +724,7 @@ fn general_body(v: f64, precision: usize, alt: bool, upper: bool, out: &mut Vec<
     } else {
         // -4 <= x < 0: "0.000ddd".
         let zeros = (-x - 1) as usize;
-        out.splice(start..start, std::iter::repeat(b'0').take(zeros + 2));
+        out.splice(start..start, std::iter::repeat_n(b'0', zeros + 2));
         out[start + 1] = b'.';
     }
 }
