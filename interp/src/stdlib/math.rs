@@ -162,7 +162,8 @@ fn log(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret1(Value::Float(r))
 }
 
-fn min(ctx: &mut Ctx) -> LuaResult<Action> {
+/// The smallest (`want_max == false`) or largest argument, keeping the first of equals.
+fn extreme(ctx: &mut Ctx, want_max: bool) -> LuaResult<Action> {
     let n = ctx.nargs();
     if n < 1 {
         return Err(ctx.arg_error(1, "value expected"));
@@ -170,26 +171,24 @@ fn min(ctx: &mut Ctx) -> LuaResult<Action> {
     let mut best = ctx.arg(1);
     for i in 2..=n {
         let v = ctx.arg(i);
-        if less_than(ctx, v, best)? {
+        let better = if want_max {
+            less_than(ctx, best, v)?
+        } else {
+            less_than(ctx, v, best)?
+        };
+        if better {
             best = v;
         }
     }
     ctx.ret1(best)
 }
 
+fn min(ctx: &mut Ctx) -> LuaResult<Action> {
+    extreme(ctx, false)
+}
+
 fn max(ctx: &mut Ctx) -> LuaResult<Action> {
-    let n = ctx.nargs();
-    if n < 1 {
-        return Err(ctx.arg_error(1, "value expected"));
-    }
-    let mut best = ctx.arg(1);
-    for i in 2..=n {
-        let v = ctx.arg(i);
-        if less_than(ctx, best, v)? {
-            best = v;
-        }
-    }
-    ctx.ret1(best)
+    extreme(ctx, true)
 }
 
 fn tointeger(ctx: &mut Ctx) -> LuaResult<Action> {
