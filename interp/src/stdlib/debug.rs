@@ -3,6 +3,7 @@
 //! absent from the table.
 
 use crate::value::Value;
+use crate::vm::debughook::{HOOK_CALL, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::FrameKind;
 use crate::vm::native::{Action, Ctx};
 use crate::vm::{LuaResult, State};
@@ -21,6 +22,8 @@ pub fn open(st: &mut State) {
     st.register(t, "setmetatable", setmetatable);
     st.register(t, "getregistry", getregistry);
     st.register(t, "getuservalue", getuservalue);
+    st.register(t, "sethook", sethook);
+    st.register(t, "gethook", gethook);
     st.register(t, "setuservalue", setuservalue);
     let g = st.globals;
     st.set_field(g, "debug", Value::Table(t));
@@ -159,7 +162,8 @@ fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
                 set(ctx, "ftransfer", Value::Int(0));
                 set(ctx, "ntransfer", Value::Int(0));
             }
-            b'>' => {}
+            // '>' (function taken from the stack) is meaningful only in the C API.
+            b'>' if frame_idx.is_none() => {}
             _ => return Err(ctx.arg_error(2, "invalid option")),
         }
     }
@@ -346,4 +350,54 @@ fn upvaluejoin(ctx: &mut Ctx) -> LuaResult<Action> {
     let (f2, n2) = check(ctx, 3, 4)?;
     f1.set_upval(n1, f2.upval(n2));
     ctx.ret0()
+}
+
+fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
+    // An optional thread argument comes first; hooks are per state in Rua.
+    let first = if matches!(ctx.arg(1), Value::Thread(_)) {
+        2
+    } else {
+        1
+    };
+    let f = ctx.arg(first);
+    if f.is_nil() || ctx.nargs() < first {
+        ctx.st.set_debug_hook(Value::Nil, 0, 0);
+        return ctx.ret0();
+    }
+    if !f.is_function() {
+        return Err(ctx.type_error(first, "function"));
+    }
+    let mask_str = ctx.check_str(first + 1)?.as_bytes().to_vec();
+    let count = ctx.opt_int(first + 2, 0)?.clamp(0, u32::MAX as i64) as u32;
+    let mut mask = 0;
+    for c in mask_str {
+        mask |= match c {
+            b'c' => HOOK_CALL,
+            b'r' => HOOK_RET,
+            b'l' => HOOK_LINE,
+            _ => 0,
+        };
+    }
+    ctx.st.set_debug_hook(f, mask, count);
+    ctx.ret0()
+}
+
+fn gethook(ctx: &mut Ctx) -> LuaResult<Action> {
+    if ctx.st.hook_mask == 0 {
+        return ctx.ret1(Value::Nil);
+    }
+    let h = &ctx.st.debug_hook;
+    let (f, mask, count) = (h.func, h.mask, h.count);
+    let mut m = String::new();
+    if mask & HOOK_CALL != 0 {
+        m.push('c');
+    }
+    if mask & HOOK_RET != 0 {
+        m.push('r');
+    }
+    if mask & HOOK_LINE != 0 {
+        m.push('l');
+    }
+    let ms = ctx.new_str(m.as_bytes());
+    ctx.ret(&[f, ms, Value::Int(count as i64)])
 }

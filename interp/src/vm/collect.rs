@@ -115,6 +115,7 @@ impl State {
         for v in &self.roots {
             v.trace(t);
         }
+        self.debug_hook.func.trace(t);
         for th in &self.task_threads {
             t.mark(*th);
         }

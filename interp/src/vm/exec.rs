@@ -17,6 +17,7 @@ use crate::number::{float_ceil_to_int, float_floor_to_int};
 use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
+use crate::vm::debughook::{HOOK_CALL, HOOK_COUNT, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
 use crate::vm::meta::{arith_numbers, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
@@ -210,7 +211,11 @@ impl State {
                     kind: FrameKind::Lua { cl, pc: 0, nextra },
                     aux: 0,
                     tail,
+                    hook_line: 0,
                 });
+                if self.hook_mask & HOOK_CALL != 0 {
+                    self.run_hook(if tail { "tail call" } else { "call" }, None)?;
+                }
                 Ok(Flow::Continue)
             }
             Value::NativeFn(ncl) => {
@@ -231,8 +236,12 @@ impl State {
                     },
                     aux: 0,
                     tail,
+                    hook_line: 0,
                 });
                 let nargs = d.stack.len() - func - 1;
+                if self.hook_mask & HOOK_CALL != 0 {
+                    self.run_hook("call", None)?;
+                }
                 let action = {
                     let mut ctx = Ctx {
                         st: self,
@@ -329,6 +338,9 @@ impl State {
 
     /// Returns from the top frame: its `n` results are at `stack[src..src + n]`.
     pub(crate) fn post_call(&mut self, src: usize, n: usize) -> LuaResult<Flow> {
+        if self.hook_mask & HOOK_RET != 0 {
+            self.run_hook("return", None)?;
+        }
         let th = self.current;
         let d = th.data();
         let fr = d.frames.pop().unwrap();
@@ -754,9 +766,21 @@ impl State {
     // The dispatch loop
 
     /// Executes Lua frames on the current thread until a base frame returns, a host future
-    /// must be awaited, or an error is raised.
+    /// must be awaited, or an error is raised. The loop exists in two instances: without debug
+    /// hooks (no per-instruction cost) and with them; a change of hook state makes the running
+    /// instance return `Continue` so that the caller re-enters the other one.
     pub(crate) fn execute(&mut self) -> LuaResult<Flow> {
+        if self.hook_mask != 0 {
+            self.execute_impl::<true>()
+        } else {
+            self.execute_impl::<false>()
+        }
+    }
+
+    fn execute_impl<const HOOKED: bool>(&mut self) -> LuaResult<Flow> {
         let mut th: Gc<Thread>;
+        // Index of the previously executed instruction (line hooks: backward jumps).
+        let mut last_pc: usize;
         let mut cl: Gc<LuaClosure>;
         let mut base: usize;
         let mut pc: usize;
@@ -784,6 +808,15 @@ impl State {
                 regs = unsafe { sp.add(base) };
                 code = cl.proto.proto.code.as_ptr();
                 kst = cl.proto.consts.as_ptr();
+                last_pc = pc.wrapping_sub(1);
+            }};
+        }
+        // After anything that may have run a native: leave if the hook state changed.
+        macro_rules! check_mode {
+            () => {{
+                if (self.hook_mask != 0) != HOOKED {
+                    return Ok(Flow::Continue);
+                }
             }};
         }
         macro_rules! savepc {
@@ -828,6 +861,7 @@ impl State {
             ($f:expr) => {{
                 match $f {
                     Flow::Continue => {
+                        check_mode!();
                         reload!();
                         continue;
                     }
@@ -881,6 +915,38 @@ impl State {
 
         reload!();
         loop {
+            if HOOKED && self.hook_mask & (HOOK_LINE | HOOK_COUNT) != 0 && self.debug_hook.allow {
+                let lines = &cl.proto.proto.lines;
+                let line = lines.get(pc).copied().unwrap_or(0);
+                let fr = th.data().frames.last_mut().unwrap();
+                // A frame reached mid-function (hooks just installed, or a return into it)
+                // counts as being on the line of its previous instruction, as in PUC.
+                let prev_line = if fr.hook_line == 0 && pc > 0 {
+                    lines.get(pc - 1).copied().unwrap_or(0)
+                } else {
+                    fr.hook_line
+                };
+                let new_line = self.hook_mask & HOOK_LINE != 0
+                    && (pc == 0 || pc <= last_pc || line != prev_line);
+                fr.hook_line = line;
+                let count = self.hook_mask & HOOK_COUNT != 0 && self.debug_hook.tick();
+                last_pc = pc;
+                if new_line || count {
+                    // As if the instruction had been fetched, so that getinfo reports its line.
+                    pc += 1;
+                    savepc!();
+                    if count {
+                        self.run_hook("count", None)?;
+                    }
+                    if new_line {
+                        self.run_hook("line", Some(line))?;
+                    }
+                    check_mode!();
+                    reload!();
+                    // reload! set last_pc to this instruction, so it is not reported again.
+                    pc -= 1;
+                }
+            }
             // SAFETY: pc stays within the code: every path ends in a RETURN (compiler
             // invariant) and jumps target valid instructions.
             let i = unsafe { *code.add(pc) };
@@ -1403,7 +1469,7 @@ impl State {
                     let d = th.data();
                     let top = if b != 0 { func + b } else { d.top };
                     // Fast path: a call to a fixed-parameter Lua function continues right here.
-                    if let Value::LuaFn(ncl) = *rref!(a) {
+                    if let (false, Value::LuaFn(ncl)) = (HOOKED, *rref!(a)) {
                         let fp = ncl.proto;
                         let ntop = func + 1 + fp.max_stack as usize;
                         if !fp.is_vararg
@@ -1429,6 +1495,7 @@ impl State {
                                 },
                                 aux: 0,
                                 tail: false,
+                                hook_line: 0,
                             });
                             cl = ncl;
                             base = func + 1;
@@ -1450,6 +1517,7 @@ impl State {
                             // A native ran to completion (same depth): it may have allocated.
                             let native_done = Gc::ptr_eq(self.current, th)
                                 && self.current.data().frames.len() == depth;
+                            check_mode!();
                             reload!();
                             if native_done {
                                 let c = i.c();
@@ -1480,6 +1548,7 @@ impl State {
                             Flow::Continue => {
                                 let native_done = Gc::ptr_eq(self.current, th)
                                     && self.current.data().frames.len() == depth;
+                                check_mode!();
                                 reload!();
                                 if native_done {
                                     gc_check!(th.data().top);
@@ -1519,7 +1588,7 @@ impl State {
                     let n = (op == OpCode::Return1) as usize;
                     let d = th.data();
                     let fr = *d.frames.last().unwrap();
-                    if fr.ret == RetMode::Normal {
+                    if !HOOKED && fr.ret == RetMode::Normal {
                         // Fast path: return to the calling Lua frame.
                         d.frames.pop();
                         let dst = fr.func;

@@ -73,6 +73,8 @@ pub struct Frame {
     pub aux: usize,
     /// `true` if this frame was entered by a tail call (for tracebacks).
     pub tail: bool,
+    /// Line hooks: the line of the last instruction reported (0: none yet).
+    pub hook_line: u32,
 }
 
 impl Frame {

@@ -9,6 +9,7 @@
 //! * [`driver`]: running Lua threads as futures (async host functions).
 
 pub mod collect;
+pub mod debughook;
 pub mod debuginfo;
 pub mod driver;
 pub mod error;
@@ -137,6 +138,9 @@ pub struct State {
     pub limits: StackLimits,
     /// `warn` output enabled (`warn("@on")`, `rua -W`).
     pub warnings_on: bool,
+    /// The debug hook and its event mask (0: no hook; the hot loop checks only this).
+    pub debug_hook: debughook::DebugHook,
+    pub hook_mask: u8,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
@@ -202,6 +206,8 @@ impl State {
             hot: hook::HotCounters::default(),
             limits: StackLimits::normal(),
             warnings_on: false,
+            debug_hook: debughook::DebugHook::default(),
+            hook_mask: 0,
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));
