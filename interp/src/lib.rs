@@ -8,6 +8,7 @@ pub mod ast;
 pub mod chunkid;
 pub mod compile;
 pub mod disasm;
+pub mod dump;
 pub mod func;
 pub mod lex;
 pub mod number;

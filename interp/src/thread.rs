@@ -50,6 +50,9 @@ pub struct ThreadData {
     /// Depth of the chain of resumes that led to this thread (PUC counts it as C calls), so
     /// unbounded nesting of coroutines ends in "C stack overflow".
     pub resume_depth: u32,
+    /// Native frames of this thread waiting in a continuation (pcall, xpcall, ...). PUC
+    /// nests such calls on the C stack, so they count toward the C-call limit here too.
+    pub pending_conts: u32,
 }
 
 /// A Lua thread object.
@@ -73,6 +76,7 @@ impl Thread {
                 error: None,
                 gc_top: None,
                 resume_depth: 0,
+                pending_conts: 0,
             }),
         }
     }

@@ -208,11 +208,19 @@ fn char(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret1(v)
 }
 
+/// `string.dump(f [, strip])`: the binary chunk of a Lua function in Rua's format (see
+/// [`crate::dump`]); natives cannot be dumped.
 fn dump(ctx: &mut Ctx) -> LuaResult<Action> {
-    if !ctx.arg(1).is_function() {
-        return Err(ctx.type_error(1, "function"));
+    match ctx.arg(1) {
+        Value::LuaFn(cl) => {
+            let strip = ctx.arg(2).truthy();
+            let bytes = crate::dump::dump(&cl.proto.proto, strip);
+            let v = ctx.new_string(bytes);
+            ctx.ret1(v)
+        }
+        Value::NativeFn(_) => Err(ctx.error("unable to dump given function")),
+        _ => Err(ctx.type_error(1, "function")),
     }
-    Err(ctx.error("unable to dump given function"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -298,15 +298,16 @@ impl State {
                 nresults,
                 cont,
             } => {
-                if self.c_depth >= MAX_C_DEPTH {
+                let d = self.current.data();
+                if self.c_depth + d.pending_conts + d.resume_depth >= MAX_C_DEPTH {
                     return Err(self.rt_error("C stack overflow"));
                 }
-                let d = self.current.data();
                 let func = d.stack.len() - nargs - 1;
                 let fr = d.frames.last_mut().unwrap();
                 if let FrameKind::Native { cont: c, .. } = &mut fr.kind {
                     *c = Some(cont);
                 }
+                d.pending_conts += 1;
                 fr.aux = func;
                 self.c_depth += 1;
                 let r = self.precall(func, nresults, RetMode::Cont, false);
@@ -383,6 +384,7 @@ impl State {
                     FrameKind::Native { cont, .. } => (cont.take().unwrap(), caller.base),
                     _ => unreachable!("continuation frame is native"),
                 };
+                d.pending_conts -= 1;
                 let nargs = caller.aux.saturating_sub(base);
                 let action = {
                     let mut ctx = Ctx {
@@ -585,6 +587,7 @@ impl State {
                         self.close_for_error(th, level, &mut e);
                         let d = th.data();
                         d.stack.truncate(level);
+                        d.pending_conts -= 1;
                         d.frames.last_mut().unwrap().kind = FrameKind::Native {
                             cl,
                             cont: None,
@@ -607,6 +610,9 @@ impl State {
                 }
                 let d = th.data();
                 d.frames.pop();
+                if let FrameKind::Native { cont: Some(_), .. } = f.kind {
+                    d.pending_conts -= 1;
+                }
                 let level = if f.is_lua() { f.base } else { f.func + 1 };
                 self.close_for_error(th, level.min(th.data().stack.len()), &mut e);
                 match f.ret {
@@ -641,6 +647,12 @@ impl State {
         if e.handled() {
             return;
         }
+        if self.in_msg_handler {
+            // An error inside a message handler is not handled again (PUC reports such
+            // errors as "error in error handling").
+            e.set_handled();
+            return;
+        }
         let th = self.current;
         let d = th.data();
         let mut handler = None;
@@ -670,9 +682,15 @@ impl State {
                 e.set_value(m.value());
                 return;
             }
-            match self.call_value(h, &[e.value()], 1) {
+            self.in_msg_handler = true;
+            let r = self.call_value(h, &[e.value()], 1);
+            self.in_msg_handler = false;
+            match r {
                 Ok(r) => e.set_value(r.first().copied().unwrap_or(Value::Nil)),
-                Err(e2) => e.set_value(e2.value()),
+                Err(_) => {
+                    let m = self.error_str("error in error handling");
+                    e.set_value(m.value());
+                }
             }
             self.limits = saved;
         }
@@ -1625,14 +1643,18 @@ impl State {
                     let f = self.post_call(base + a, n)?;
                     flow!(f);
                 }
+                // FORPREP leaves integer or float state; code that jumps into a loop body
+                // without it (possible in a binary chunk) gets an error.
                 OpCode::ForLoop => match *rref!(a + 2) {
                     Value::Int(step) => {
                         let Value::Int(count) = *rref!(a + 1) else {
-                            unreachable!()
+                            savepc!();
+                            return Err(self.rt_error("'for' loop state is not a number"));
                         };
                         if count as u64 > 0 {
                             let Value::Int(idx) = *rref!(a) else {
-                                unreachable!()
+                                savepc!();
+                                return Err(self.rt_error("'for' loop state is not a number"));
                             };
                             let idx = idx.wrapping_add(step);
                             setreg!(a + 1, Value::Int((count as u64 - 1) as i64));
@@ -1647,7 +1669,8 @@ impl State {
                     Value::Float(step) => {
                         let (Value::Float(idx), Value::Float(limit)) = (*rref!(a), *rref!(a + 1))
                         else {
-                            unreachable!()
+                            savepc!();
+                            return Err(self.rt_error("'for' loop state is not a number"));
                         };
                         let idx = idx + step;
                         let cont = if step > 0.0 {
@@ -1664,7 +1687,10 @@ impl State {
                             }
                         }
                     }
-                    _ => unreachable!(),
+                    _ => {
+                        savepc!();
+                        return Err(self.rt_error("'for' loop state is not a number"));
+                    }
                 },
                 OpCode::ForPrep => {
                     savepc!();
@@ -1720,7 +1746,9 @@ impl State {
                         pc += 1;
                     }
                     let Value::Table(t) = reg!(a) else {
-                        unreachable!("SETLIST on a non-table")
+                        // Only a binary chunk can get here (verified, but not type-checked).
+                        savepc!();
+                        return Err(self.rt_error("table constructor target is not a table"));
                     };
                     for j in 1..=n {
                         t.set_int((last + j) as i64, reg!(a + j));

@@ -141,6 +141,8 @@ pub struct State {
     /// The debug hook and its event mask (0: no hook; the hot loop checks only this).
     pub debug_hook: debughook::DebugHook,
     pub hook_mask: u8,
+    /// `true` while an `xpcall` message handler runs.
+    pub in_msg_handler: bool,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
@@ -208,6 +210,7 @@ impl State {
             warnings_on: false,
             debug_hook: debughook::DebugHook::default(),
             hook_mask: 0,
+            in_msg_handler: false,
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));
@@ -328,18 +331,18 @@ impl State {
         })
     }
 
-    /// Compiles source text into a function (a closure over `_ENV` = `env` or the globals).
-    /// Returns a syntax error as a Lua error whose value is the message string.
+    /// Compiles source text, or loads and verifies a binary chunk (data starting with
+    /// `"\x1bLua"`, see [`crate::dump`]), into a function: a closure whose first upvalue is
+    /// `_ENV` = `env` or the globals (any other upvalues start as nil). Returns a syntax or
+    /// binary-format error as a Lua error whose value is the message string.
     pub fn load(&mut self, src: &[u8], chunkname: &[u8], env: Option<Value>) -> LuaResult<Value> {
-        if src.first() == Some(&0x1b) {
-            return Err(self.error_str(&format!(
-                "{}: binary chunks are not supported yet",
-                crate::chunkid::chunk_id(chunkname)
-            )));
-        }
-        let ast = crate::parse::parse(src, chunkname).map_err(|e| self.error_str(&e.message))?;
-        let proto =
-            crate::compile::compile(&ast, chunkname).map_err(|e| self.error_str(&e.message))?;
+        let proto = if src.first() == Some(&crate::dump::SIGNATURE[0]) {
+            crate::dump::undump(src, chunkname).map_err(|m| self.error_str(&m))?
+        } else {
+            let ast =
+                crate::parse::parse(src, chunkname).map_err(|e| self.error_str(&e.message))?;
+            crate::compile::compile(&ast, chunkname).map_err(|e| self.error_str(&e.message))?
+        };
         let fp = self.load_proto(&proto);
         let env = env.unwrap_or(Value::Table(self.globals));
         let up = self.heap.alloc(UpVal {
