@@ -81,8 +81,10 @@ fn const_str(p: &Proto, k: usize) -> Option<String> {
 }
 
 fn upval_name(p: &Proto, idx: usize) -> String {
+    // Unknown or stripped (empty) names are "?" as in PUC.
     p.upvalues
         .get(idx)
+        .filter(|u| !u.name.is_empty())
         .map(|u| u.name.to_string())
         .unwrap_or_else(|| "?".into())
 }
@@ -313,12 +315,12 @@ impl State {
             match f.kind {
                 FrameKind::Lua { cl, .. } => {
                     let p = &cl.proto.proto;
-                    let line = frame_line(f).unwrap_or(0);
-                    out.push_str(&format!(
-                        "{}:{}: in ",
-                        crate::chunkid::chunk_id(&p.source),
-                        line
-                    ));
+                    let id = crate::chunkid::chunk_id(&p.source);
+                    // No line information (stripped chunk): no line, as `luaL_traceback`.
+                    match frame_line(f) {
+                        Some(line) => out.push_str(&format!("{}:{}: in ", id, line)),
+                        None => out.push_str(&format!("{}: in ", id)),
+                    }
                     out.push_str(&self.describe_function(idx, Some(p)));
                 }
                 FrameKind::Native { .. } => {

@@ -83,7 +83,15 @@ impl fmt::Display for LuaError {
 impl State {
     /// Position prefix `chunk:line: ` of the Lua function at `level` (0 = the running function,
     /// 1 = its caller...) as `luaL_where`; empty for native frames.
+    /// Without line information (a stripped binary chunk) there is no position, as in PUC.
     pub fn where_(&self, level: usize) -> String {
+        self.position(level, false)
+    }
+
+    /// `chunk:line: ` of the Lua function at `level`. Stripped chunks have no line
+    /// information: then `chunk:-1: ` when `runtime` (PUC's runtime errors), or nothing (as
+    /// `luaL_where`, used by `error` and `luaL_error`).
+    fn position(&self, level: usize, runtime: bool) -> String {
         let frames = &self.current.data().frames;
         if level >= frames.len() {
             return String::new();
@@ -92,8 +100,12 @@ impl State {
         match f.kind {
             FrameKind::Lua { cl, pc, .. } => {
                 let p = &cl.proto.proto;
-                let line = p.lines.get(pc.saturating_sub(1)).copied().unwrap_or(0);
-                format!("{}:{}: ", crate::chunkid::chunk_id(&p.source), line)
+                let id = crate::chunkid::chunk_id(&p.source);
+                match p.lines.get(pc.saturating_sub(1)) {
+                    Some(line) => format!("{}:{}: ", id, line),
+                    None if runtime => format!("{}:-1: ", id),
+                    None => String::new(),
+                }
             }
             FrameKind::Native { .. } => String::new(),
         }
@@ -103,7 +115,7 @@ impl State {
     #[cold]
     #[inline(never)]
     pub fn rt_error(&mut self, msg: &str) -> super::LuaError {
-        let m = format!("{}{}", self.where_(0), msg);
+        let m = format!("{}{}", self.position(0, true), msg);
         self.error_str(&m)
     }
 
@@ -132,7 +144,9 @@ impl State {
         if let Some(f) = frames.last() {
             if let FrameKind::Lua { cl, .. } = f.kind {
                 if let Some(u) = cl.proto.proto.upvalues.get(idx) {
-                    return format!(" (upvalue '{}')", u.name);
+                    // Stripped chunks have no names ("?" as in PUC).
+                    let name = if u.name.is_empty() { "?" } else { &u.name };
+                    return format!(" (upvalue '{}')", name);
                 }
             }
         }
