@@ -93,14 +93,21 @@ impl Thread {
         unsafe { &mut *self.data.get() }
     }
 
+    /// Reads stack slot `i` (for open upvalues). A slot above the current stack end reads as
+    /// nil: compiled code never leaves an open upvalue there, but a binary chunk can (e.g. by
+    /// capturing a register that a call then truncates away).
     #[inline]
     pub fn stack_get(&self, i: usize) -> Value {
-        self.data().stack[i]
+        self.data().stack.get(i).copied().unwrap_or(Value::Nil)
     }
 
+    /// Writes stack slot `i` (for open upvalues); ignored above the stack end, as
+    /// [`Thread::stack_get`].
     #[inline]
     pub fn stack_set(&self, i: usize, v: Value) {
-        self.data().stack[i] = v;
+        if let Some(slot) = self.data().stack.get_mut(i) {
+            *slot = v;
+        }
     }
 
     #[inline]
@@ -143,7 +150,7 @@ impl ThreadData {
         while let Some(&u) = self.open_upvals.last() {
             match u.open_index() {
                 Some(i) if i >= level => {
-                    let v = self.stack[i];
+                    let v = self.stack.get(i).copied().unwrap_or(Value::Nil);
                     u.state.set(UpState::Closed(v));
                     self.open_upvals.pop();
                 }

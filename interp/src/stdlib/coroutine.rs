@@ -135,7 +135,7 @@ fn close(ctx: &mut Ctx) -> LuaResult<Action> {
     // coroutine's `error` slot (a root) while they run; the coroutine counts as running.
     co.data().status = ThreadStatus::Running;
     while let Some(slot) = co.data().tbc.pop() {
-        let v = co.data().stack[slot];
+        let v = co.data().stack.get(slot).copied().unwrap_or(Value::Nil);
         let tm = ctx.st.get_tm(v, Tm::Close);
         if !tm.is_nil() {
             let e = co.data().error.unwrap_or(Value::Nil);

@@ -194,7 +194,10 @@ fn getlocal(ctx: &mut Ctx) -> LuaResult<Action> {
         if n >= 1 {
             if let Some(name) = cl.proto.proto.local_name(n as usize, pc.saturating_sub(1)) {
                 let name = name.to_string();
-                let v = ctx.st.current.data().stack[fr.base + n as usize - 1];
+                // (Binary chunks may describe more locals than the stack holds.)
+                let d = ctx.st.current.data();
+                let v = d.stack.get(fr.base + n as usize - 1).copied();
+                let v = v.unwrap_or(Value::Nil);
                 let nv = ctx.new_str(name.as_bytes());
                 return ctx.ret(&[nv, v]);
             }
@@ -235,6 +238,11 @@ fn setupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
     match f {
         Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
             let name = cl.proto.proto.upvalues[n as usize - 1].name.to_string();
+            let name = if name.is_empty() {
+                "(no name)".into()
+            } else {
+                name
+            };
             cl.upval(n as usize - 1).set(v);
             let nv = ctx.new_str(name.as_bytes());
             ctx.ret1(nv)

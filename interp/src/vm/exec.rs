@@ -706,7 +706,8 @@ impl State {
                 break;
             }
             th.data().tbc.pop();
-            let v = th.data().stack[slot];
+            // (A binary chunk's call may have truncated the stack below the slot.)
+            let v = th.data().stack.get(slot).copied().unwrap_or(Value::Nil);
             let tm = self.get_tm(v, Tm::Close);
             if !tm.is_function() && self.get_tm(tm, Tm::Call).is_nil() {
                 let t = self.type_name_for_msg(tm);
@@ -1909,7 +1910,8 @@ impl State {
                 break;
             }
             th.data().tbc.pop();
-            let v = th.data().stack[slot];
+            // (A binary chunk's call may have truncated the stack below the slot.)
+            let v = th.data().stack.get(slot).copied().unwrap_or(Value::Nil);
             let tm = self.get_tm(v, Tm::Close);
             if !tm.is_function() && self.get_tm(tm, Tm::Call).is_nil() {
                 let t = self.type_name_for_msg(tm);
