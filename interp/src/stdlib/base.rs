@@ -455,7 +455,11 @@ fn load(ctx: &mut Ctx) -> LuaResult<Action> {
         Value::LuaFn(_) | Value::NativeFn(_) => {
             let mut buf = Vec::new();
             loop {
-                let r = ctx.call(chunk, &[], 1)?;
+                // Errors raised by the reader are returned by load, not propagated.
+                let r = match ctx.st.call_value_protected(chunk, &[], 1) {
+                    Ok(r) => r,
+                    Err(e) => return ctx.ret(&[Value::Nil, e.value()]),
+                };
                 match r.first() {
                     None | Some(Value::Nil) => break,
                     Some(Value::Str(s)) => {
@@ -485,14 +489,16 @@ fn load(ctx: &mut Ctx) -> LuaResult<Action> {
 }
 
 /// Drops what a Lua file may start with before its code: a UTF-8 byte-order mark, then a
-/// first line starting with `#` (the newline is kept so line numbers stay right).
+/// first line starting with `#` (the newline is kept so line numbers stay right, except
+/// before a binary chunk, which must start the data as in PUC's `luaL_loadfilex`).
 pub fn skip_prefix(data: &mut Vec<u8>) {
     if data.starts_with(b"\xEF\xBB\xBF") {
         data.drain(..3);
     }
     if data.first() == Some(&b'#') {
         let end = data.iter().position(|&c| c == b'\n').unwrap_or(data.len());
-        data.drain(..end);
+        let binary = data.get(end + 1) == Some(&crate::dump::SIGNATURE[0]);
+        data.drain(..if binary { end + 1 } else { end });
     }
 }
 

@@ -67,6 +67,9 @@ impl State {
         };
         self.c_depth += 1;
         th.data().nny += 1;
+        // The interrupted code may sit between a multi-result producer and its consumer
+        // (a finalizer or hook running at that point): keep its `top`.
+        let saved_top = th.data().top;
         let r = match self.run_call_with(func, nresults, mode) {
             Ok(RunExit::Done(n)) => Ok(n),
             Ok(RunExit::Await(_)) => unreachable!("awaits are refused in nested runs"),
@@ -74,6 +77,7 @@ impl State {
         };
         th.data().nny -= 1;
         self.c_depth -= 1;
+        th.data().top = saved_top;
         let n = r?;
         let d = th.data();
         let res = d.stack[func..func + n].to_vec();
