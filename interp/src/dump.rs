@@ -588,7 +588,13 @@ fn check_code(p: &Proto, ops: &[OpCode]) -> Result<(), (usize, &'static str)> {
                 Err((pc, "register out of range"))
             }
         };
-        let kst = |x: usize| if x < nk { Ok(()) } else { Err((pc, "constant out of range")) };
+        let kst = |x: usize| {
+            if x < nk {
+                Ok(())
+            } else {
+                Err((pc, "constant out of range"))
+            }
+        };
         let kstr = |x: usize| match p.constants.get(x) {
             Some(Constant::Str(_)) => Ok(()),
             Some(_) => Err((pc, "constant key is not a string")),
@@ -600,7 +606,13 @@ fn check_code(p: &Proto, ops: &[OpCode]) -> Result<(), (usize, &'static str)> {
             None => Err((pc, "constant out of range")),
         };
         let rk = |x: usize| if k { kst(x) } else { reg(x, 0) };
-        let upv = |x: usize| if x < nup { Ok(()) } else { Err((pc, "upvalue out of range")) };
+        let upv = |x: usize| {
+            if x < nup {
+                Ok(())
+            } else {
+                Err((pc, "upvalue out of range"))
+            }
+        };
         // Marks a successor other than the next instruction; it must be inside the code.
         let mut jump_to = |dest: i64| -> Result<(), (usize, &'static str)> {
             match usize::try_from(dest) {
@@ -739,7 +751,13 @@ fn check_code(p: &Proto, ops: &[OpCode]) -> Result<(), (usize, &'static str)> {
                 }
                 falls_through = false;
             }
-            Return0 => falls_through = false,
+            Return0 => {
+                // The VM returns from A (no values): A may be the first register above.
+                if a > ms {
+                    return Err((pc, "register out of range"));
+                }
+                falls_through = false;
+            }
             ForLoop | TForLoop => {
                 reg(a, if op == ForLoop { 3 } else { 4 })?;
                 jump_to(pci + 1 - i.bx() as i64)?;
@@ -775,10 +793,8 @@ fn check_code(p: &Proto, ops: &[OpCode]) -> Result<(), (usize, &'static str)> {
                 jump_to(pci + 1 + i.bx() as i64)?;
                 falls_through = false;
             }
-            Closure => {
-                if i.bx() >= p.protos.len() {
-                    return Err((pc, "nested function out of range"));
-                }
+            Closure if i.bx() >= p.protos.len() => {
+                return Err((pc, "nested function out of range"));
             }
             Vararg => {
                 if !p.is_vararg {
@@ -806,8 +822,9 @@ fn check_code(p: &Proto, ops: &[OpCode]) -> Result<(), (usize, &'static str)> {
                         reg(a, 0)?;
                         kst(ax)?;
                     }
-                    NewTable => check_table_size(p, b, c, k, ax, setlists)
-                        .map_err(|what| (pc, what))?,
+                    NewTable => {
+                        check_table_size(p, b, c, k, ax, setlists).map_err(|what| (pc, what))?
+                    }
                     _ => {}
                 }
                 jump_to(pci + 2)?;
@@ -855,12 +872,12 @@ fn check_table_size(
         Some(c)
     };
     let array_limit = setlists.saturating_mul(usize::from(p.max_stack) - 1);
-    if array.map_or(true, |x| x > array_limit) {
+    if !matches!(array, Some(x) if x <= array_limit) {
         return Err("table size hint too large");
     }
     if b > 0 {
         let hash_limit = p.code.len().saturating_mul(2);
-        if b - 1 >= usize::BITS as usize || (1usize << (b - 1)) > hash_limit {
+        if b > usize::BITS as usize || (1usize << (b - 1)) > hash_limit {
             return Err("table size hint too large");
         }
     }
@@ -981,7 +998,10 @@ mod tests {
     fn header_errors() {
         let bytes = dump(&compile_src("return 1"), false);
         let msg = |data: &[u8]| undump(data, b"=chunk").unwrap_err();
-        assert_eq!(msg(b"\x1bLuq"), "chunk: bad binary format (not a binary chunk)");
+        assert_eq!(
+            msg(b"\x1bLuq"),
+            "chunk: bad binary format (not a binary chunk)"
+        );
         let mut v = bytes.clone();
         v[4] = 0x53;
         assert_eq!(msg(&v), "chunk: bad binary format (version mismatch)");
@@ -992,8 +1012,12 @@ mod tests {
         v.push(0);
         assert!(msg(&v).contains("extra bytes"));
         // Chunk names as PUC shows them.
-        assert!(undump(b"\x1b", b"@f.lua").unwrap_err().starts_with("f.lua: "));
-        assert!(undump(b"\x1b", b"\x1bLua").unwrap_err().starts_with("binary string: "));
+        assert!(undump(b"\x1b", b"@f.lua")
+            .unwrap_err()
+            .starts_with("f.lua: "));
+        assert!(undump(b"\x1b", b"\x1bLua")
+            .unwrap_err()
+            .starts_with("binary string: "));
         assert!(undump(b"\x1b", b"text").unwrap_err().starts_with("text: "));
     }
 
@@ -1005,7 +1029,10 @@ mod tests {
         puc.extend_from_slice(&370.5f64.to_le_bytes());
         puc.extend_from_slice(&[1, 0x80, 0x80, 0x80]);
         let e = undump(&puc, b"=luac.out").unwrap_err();
-        assert!(e.starts_with("luac.out: bad binary format (format mismatch"), "{e}");
+        assert!(
+            e.starts_with("luac.out: bad binary format (format mismatch"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1067,6 +1094,295 @@ mod tests {
         assert!(loaded > 0);
     }
 
+    /// Code for the VM-level mutation test: loops, closures, varargs, a constructor,
+    /// to-be-closed variables, comparisons and tests.
+    const FUZZ_SAMPLE: &str = r#"
+        local a, b = ...
+        local t = {1, 2, 3, x = 1, y = "s"}
+        for i = 1, 10 do t[i] = (t[i] or 0) + i * 2 end
+        for k, v in pairs(t) do a = (a or 0) + 1 end
+        local function f(x, ...) local y = x; return function(z) return y + z end, select('#', ...) end
+        local g = f(1, 2, 3)
+        local s = 0
+        for i = 10, 1, -1 do s = s + g(i) end
+        local c <close> = nil
+        local u = {n = select('#', ...), ...}
+        while s > 100 do s = s // 2 end
+        if s == 3 or s < 2 then s = -s elseif s ~= 7 then s = s % 5 end
+        return s, t, u, #t, tostring(s) .. "x", not a, a and b
+    "#;
+
+    /// Loads mutants in a sandbox (a few harmless globals) and runs the ones that load with an
+    /// instruction budget (a count hook raises an error).
+    const FUZZ_DRIVER: &str = r#"
+        local data = ...
+        local env = {pairs = pairs, ipairs = ipairs, select = select, type = type,
+                     tostring = tostring, tonumber = tonumber, setmetatable = setmetatable}
+        local f = load(data, "=mutant", "b", env)
+        if not f then return false end
+        debug.sethook(function() error("budget exhausted") end, "", 20000)
+        pcall(f, 1, 2, 3)
+        debug.sethook()
+        return true
+    "#;
+
+    /// Random mutations of a valid chunk that pass verification run in the VM without
+    /// panicking (they may raise Lua errors).
+    #[test]
+    fn verified_mutants_run_safely() {
+        use crate::value::Value;
+        let mut st = crate::vm::State::new_bare();
+        crate::stdlib::open_all(&mut st);
+        let driver = st.load(FUZZ_DRIVER.as_bytes(), b"=driver", None).unwrap();
+        st.pin(driver);
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut ran = 0;
+        // RUA_FUZZ_ITERS scales the run for a longer local fuzzing session.
+        let iters: usize = std::env::var("RUA_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1500);
+        for strip in [false, true] {
+            let bytes = dump(&compile_src(FUZZ_SAMPLE), strip);
+            for _ in 0..iters {
+                let mut m = bytes.clone();
+                // Mutate the code mostly: it starts after the header and the first fields.
+                for _ in 0..1 + rng.below(3) {
+                    let pos = 32 + rng.below(m.len() - 32);
+                    match rng.below(3) {
+                        0 => m[pos] ^= 1 << rng.below(8),
+                        1 => m[pos] = rng.next() as u8,
+                        _ => m[pos] = m[pos].wrapping_sub(1),
+                    }
+                }
+                if undump(&m, b"=m").is_err() {
+                    continue;
+                }
+                let s = st.intern(&m);
+                let r = st.call_value(driver, &[Value::Str(s)], 1);
+                assert!(matches!(r.as_deref(), Ok([Value::Bool(true)])));
+                ran += 1;
+            }
+        }
+        eprintln!("{ran} mutants ran");
+        assert!(ran > 50, "only {ran} mutants ran");
+    }
+
+    /// Like [`verified_mutants_run_safely`] at the level of instructions: random fields or
+    /// random instructions in the compiled code (and its nested functions); whatever passes
+    /// the verifier runs without panicking.
+    #[test]
+    fn instruction_mutants_run_safely() {
+        use crate::value::Value;
+        let mut st = crate::vm::State::new_bare();
+        crate::stdlib::open_all(&mut st);
+        let driver = st.load(FUZZ_DRIVER.as_bytes(), b"=driver", None).unwrap();
+        st.pin(driver);
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let iters: usize = std::env::var("RUA_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000);
+        let bases = [compile_src(FUZZ_SAMPLE), compile_src(SAMPLE)];
+        let mut ran = 0;
+        for it in 0..iters {
+            let mut p = (*bases[it % bases.len()]).clone();
+            for _ in 0..1 + rng.below(3) {
+                // Mutate the main function or a nested one.
+                let mut target: &mut Proto = &mut p;
+                while !target.protos.is_empty() && rng.below(3) > 0 {
+                    let i = rng.below(target.protos.len());
+                    target = Rc::make_mut(&mut target.protos[i]);
+                }
+                let pc = rng.below(target.code.len());
+                let old = target.code[pc];
+                let field = rng.below(6);
+                let v = rng.next() as u32;
+                target.code[pc] = match field {
+                    0 => Instr((old.0 & !0x7f) | (v % OpCode::COUNT as u32)),
+                    1 => old.with_a(v & 0xff),
+                    2 => old.with_b(v & 0xff),
+                    3 => old.with_c(v & 0xff),
+                    4 => old.with_k(!old.k()),
+                    _ => Instr(v),
+                };
+            }
+            if verify(&p).is_err() {
+                continue;
+            }
+            let s = st.intern(&dump(&p, rng.below(2) == 0));
+            let r = st.call_value(driver, &[Value::Str(s)], 1);
+            assert!(matches!(r.as_deref(), Ok([Value::Bool(true)])));
+            ran += 1;
+        }
+        eprintln!("{ran} instruction mutants ran");
+        assert!(ran > 50, "only {ran} mutants ran");
+    }
+
+    /// A hand-made function for the tests of hostile code.
+    fn crafted(code: Vec<Instr>, constants: Vec<Constant>, protos: Vec<Proto>) -> Proto {
+        Proto {
+            code,
+            lines: Vec::new(),
+            constants,
+            protos: protos.into_iter().map(Rc::new).collect(),
+            upvalues: vec![UpvalDesc {
+                name: "_ENV".into(),
+                in_stack: true,
+                index: 0,
+            }],
+            locvars: Vec::new(),
+            num_params: 0,
+            is_vararg: true,
+            max_stack: 10,
+            line_defined: 0,
+            last_line_defined: 0,
+            source: Rc::from(&b"=crafted"[..]),
+        }
+    }
+
+    /// Loads `p` through a binary chunk into a fresh state and runs it; the error message if
+    /// loading or running fails.
+    fn run_crafted(p: &Proto) -> Result<(), String> {
+        let mut st = crate::vm::State::new_bare();
+        crate::stdlib::open_all(&mut st);
+        let pre = b"closer = setmetatable({}, {__close = function() end}) closer.a = closer";
+        let pre = st.load(pre, b"=pre", None).unwrap();
+        st.call_value(pre, &[], 0).unwrap();
+        let f = st
+            .load(&dump(p, false), b"=crafted", None)
+            .map_err(|e| e.message())?;
+        st.call_value(f, &[], -1)
+            .map(|_| ())
+            .map_err(|e| e.message())
+    }
+
+    fn s(x: &str) -> Constant {
+        Constant::Str(x.as_bytes().into())
+    }
+
+    /// Verified code that breaks what compiled code never does gets Lua errors, not panics:
+    /// loops entered without FORPREP, SETLIST on a non-table, open upvalues and to-be-closed
+    /// slots above the stack end while a native runs, more locals than the stack holds.
+    #[test]
+    fn hostile_verified_code_raises_errors() {
+        use OpCode::*;
+        let abc = |op, a, b, c| Instr::abc(op, a, b, c, false);
+        let for_loop = crafted(
+            vec![
+                Instr::asbx(LoadI, 0, 1),
+                abc(LoadNil, 1, 0, 0),
+                Instr::asbx(LoadI, 2, 1),
+                Instr::abx(ForLoop, 0, 1),
+                abc(Return0, 0, 0, 0),
+            ],
+            vec![],
+            vec![],
+        );
+        let e = run_crafted(&for_loop).unwrap_err();
+        assert!(e.contains("'for' loop state is not a number"), "{e}");
+        let mut float_loop = for_loop.clone();
+        float_loop.code[2] = Instr::asbx(LoadF, 2, 1);
+        let e = run_crafted(&float_loop).unwrap_err();
+        assert!(e.contains("'for' loop state is not a number"), "{e}");
+        float_loop.code[2] = abc(LoadTrue, 2, 0, 0);
+        let e = run_crafted(&float_loop).unwrap_err();
+        assert!(e.contains("'for' loop state is not a number"), "{e}");
+
+        let setlist = crafted(
+            vec![
+                Instr::asbx(LoadI, 0, 1),
+                Instr::asbx(LoadI, 1, 2),
+                abc(SetList, 0, 1, 0),
+                abc(Return0, 0, 0, 0),
+            ],
+            vec![],
+            vec![],
+        );
+        let e = run_crafted(&setlist).unwrap_err();
+        assert!(e.contains("table constructor target is not a table"), "{e}");
+
+        // A closure over R9, read by debug.getupvalue while the call has cut the stack at R3;
+        // then debug.getlocal of locals the stack does not hold.
+        let mut child = crafted(
+            vec![abc(GetUpval, 0, 0, 0), abc(Return1, 0, 0, 0)],
+            vec![],
+            vec![],
+        );
+        child.is_vararg = false;
+        child.line_defined = 1;
+        child.upvalues[0].index = 9;
+        let mut upv = crafted(
+            vec![
+                abc(VarargPrep, 0, 0, 0),
+                Instr::asbx(LoadI, 9, 42),
+                Instr::abx(Closure, 8, 0),
+                abc(GetTabUp, 0, 0, 0),
+                abc(GetField, 0, 0, 1),
+                abc(Move, 1, 8, 0),
+                Instr::asbx(LoadI, 2, 1),
+                abc(Call, 0, 3, 1),
+                abc(GetTabUp, 0, 0, 0),
+                abc(GetField, 0, 0, 2),
+                Instr::asbx(LoadI, 1, 1),
+                Instr::asbx(LoadI, 2, 10),
+                abc(Call, 0, 3, 1),
+                // A call drops the registers above its arguments: a new closure, called
+                // from Lua (its upvalue is R9 again, nil since the stack grew back).
+                Instr::abx(Closure, 0, 0),
+                abc(Call, 0, 1, 2),
+                Instr::abc(Return, 0, 2, 0, true),
+            ],
+            vec![s("debug"), s("getupvalue"), s("getlocal")],
+            vec![child],
+        );
+        upv.locvars = (0..10)
+            .map(|i| LocVar {
+                name: format!("v{i}").into(),
+                start_pc: 0,
+                end_pc: 100,
+            })
+            .collect();
+        run_crafted(&upv).unwrap();
+
+        // A to-be-closed variable in R9 while an error is raised with the stack cut at R2.
+        let tbc = crafted(
+            vec![
+                abc(VarargPrep, 0, 0, 0),
+                abc(GetTabUp, 9, 0, 0),
+                abc(Tbc, 9, 0, 0),
+                abc(GetTabUp, 0, 0, 1),
+                Instr::abx(LoadK, 1, 2),
+                abc(Call, 0, 2, 1),
+                Instr::abc(Return, 0, 1, 0, true),
+            ],
+            vec![s("closer"), s("error"), s("boom")],
+            vec![],
+        );
+        let e = run_crafted(&tbc).unwrap_err();
+        assert!(e.contains("boom") || e.contains("attempt to call"), "{e}");
+    }
+
+    /// Error messages name variables by symbolic execution of the code: a hostile chain of
+    /// 100k field accesses (the compiler stops at 1000 nested expressions) must not make it
+    /// recurse that deep.
+    #[test]
+    fn long_field_chains_in_error_messages() {
+        use OpCode::*;
+        let mut code = vec![abc_(VarargPrep, 0, 0, 0), abc_(GetTabUp, 0, 0, 0)];
+        code.extend(std::iter::repeat_n(abc_(GetField, 0, 0, 1), 100_000));
+        code.push(abc_(GetField, 0, 0, 2));
+        code.push(abc_(GetField, 0, 0, 2));
+        code.push(abc_(Return0, 0, 0, 0));
+        let p = crafted(code, vec![s("closer"), s("a"), s("b")], vec![]);
+        let e = run_crafted(&p).unwrap_err();
+        assert!(e.contains("attempt to index a nil value"), "{e}");
+    }
+
+    fn abc_(op: OpCode, a: u32, b: u32, c: u32) -> Instr {
+        Instr::abc(op, a, b, c, false)
+    }
+
     fn with_code(p: &Proto, f: impl FnOnce(&mut Vec<Instr>)) -> Proto {
         let mut q = p.clone();
         f(&mut q.code);
@@ -1099,7 +1415,9 @@ mod tests {
         );
         let call = pos(OpCode::Call);
         rejects(
-            with_code(&p, |c| c[call - 1] = Instr::abc(OpCode::LoadNil, 0, 0, 0, false)),
+            with_code(&p, |c| {
+                c[call - 1] = Instr::abc(OpCode::LoadNil, 0, 0, 0, false)
+            }),
             "without a producer",
         );
         rejects(
@@ -1147,7 +1465,8 @@ mod tests {
     /// round-trips through dump/undump, stripped and not.
     #[test]
     fn compiler_output_passes_verification() {
-        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lua-testsuite")];
+        let mut dirs =
+            vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lua-testsuite")];
         if let Ok(d) = std::env::var("LUA_TESTSUITE_DIR") {
             dirs.push(d.into());
         }
@@ -1158,7 +1477,7 @@ mod tests {
             };
             for e in entries.flatten() {
                 let path = e.path();
-                if path.extension().map_or(true, |x| x != "lua") {
+                if path.extension().and_then(|x| x.to_str()) != Some("lua") {
                     continue;
                 }
                 let mut src = std::fs::read(&path).unwrap();

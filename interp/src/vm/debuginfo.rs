@@ -96,15 +96,29 @@ fn is_env(p: &Proto, pc: usize, i: Instr, upvalue: bool) -> &'static str {
     let name = if upvalue {
         Some(upval_name(p, t))
     } else {
-        match obj_name(p, pc, t) {
-            Some(("local" | "upvalue", n)) => Some(n),
-            _ => None,
-        }
+        local_or_upvalue_name(p, pc, t)
     };
     if name.as_deref() == Some("_ENV") {
         "global"
     } else {
         "field"
+    }
+}
+
+/// Name of register `reg` at `pc` when it holds a local variable or an upvalue (PUC's
+/// `basicgetobjname`). Unlike [`obj_name`] it never follows the indexed table of a field
+/// access, so its recursion (through `MOVE`s to lower registers) is shallow even for
+/// hostile code with long chains of field accesses.
+fn local_or_upvalue_name(p: &Proto, pc: usize, reg: usize) -> Option<String> {
+    if let Some(name) = p.local_name(reg + 1, pc) {
+        return Some(name.to_string());
+    }
+    let setpc = find_set_reg(p, pc, reg)?;
+    let i = p.code[setpc];
+    match i.opcode()? {
+        OpCode::Move if i.b() < i.a() => local_or_upvalue_name(p, setpc, i.b()),
+        OpCode::GetUpval => Some(upval_name(p, i.b())),
+        _ => None,
     }
 }
 

@@ -82,8 +82,8 @@ impl fmt::Display for LuaError {
 
 impl State {
     /// Position prefix `chunk:line: ` of the Lua function at `level` (0 = the running function,
-    /// 1 = its caller...) as `luaL_where`; empty for native frames.
-    /// Without line information (a stripped binary chunk) there is no position, as in PUC.
+    /// 1 = its caller...) as `luaL_where`; empty for native frames and for functions without
+    /// line information (stripped binary chunks), as in PUC.
     pub fn where_(&self, level: usize) -> String {
         self.position(level, false)
     }

@@ -8,7 +8,8 @@
 //!
 //! Register access uses a raw pointer to the current thread's stack. Invariant: while a Lua
 //! frame executes, `stack.len() >= base + max_stack` and every register operand of the
-//! function's code is `< max_stack` (guaranteed by the compiler; binary chunks are rejected);
+//! function's code is `< max_stack` (guaranteed by the compiler, and for binary chunks by the
+//! verifier in [`crate::dump`], which checks every invariant of compiled code this loop uses);
 //! the pointer is re-derived after every operation that can resize the stack (calls,
 //! metamethods, allocation of stack slots).
 
