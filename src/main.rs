@@ -11,7 +11,7 @@ use rua::interp::vm::native::{Action, Ctx};
 use rua::interp::vm::{LuaResult, State};
 use std::process::ExitCode;
 
-const VERSION: &str = "Lua 5.4 (Rua 0.1)  Copyright (C) 1994-2025 Lua.org, PUC-Rio";
+const VERSION: &str = "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust)";
 
 fn usage(progname: &str, badopt: &str) {
     if let Some(opt) = badopt.strip_prefix("-").filter(|o| *o == "e" || *o == "l") {
