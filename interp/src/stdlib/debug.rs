@@ -2,11 +2,13 @@
 //! upvalueid, getmetatable/setmetatable, getregistry. Hooks are not implemented yet and are
 //! absent from the table.
 
+use crate::func::{LuaClosure, NativeClosure};
 use crate::value::Value;
 use crate::vm::debughook::{HOOK_CALL, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::FrameKind;
 use crate::vm::native::{Action, Ctx};
 use crate::vm::{LuaResult, State};
+use rua_gc::Gc;
 
 /// Installs the `debug` table.
 pub fn open(st: &mut State) {
@@ -206,70 +208,91 @@ fn getlocal(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret1(Value::Nil)
 }
 
+/// Upvalue `n` (1-based) of a function, as the upvalue functions of this library see it.
+enum UpvalueSlot {
+    Lua(Gc<LuaClosure>, usize),
+    Native(Gc<NativeClosure>, usize),
+}
+
+impl UpvalueSlot {
+    /// `Ok(None)` for a function without upvalue `n`; an error for a non-function.
+    fn find(ctx: &mut Ctx, fi: usize, n: i64) -> LuaResult<Option<UpvalueSlot>> {
+        let valid = |len: usize| n >= 1 && (n as usize) <= len;
+        match ctx.arg(fi) {
+            Value::LuaFn(cl) if valid(cl.upvals.len()) => {
+                Ok(Some(UpvalueSlot::Lua(cl, n as usize - 1)))
+            }
+            Value::NativeFn(nc) if valid(nc.upvals.len()) => {
+                Ok(Some(UpvalueSlot::Native(nc, n as usize - 1)))
+            }
+            Value::LuaFn(_) | Value::NativeFn(_) => Ok(None),
+            _ => Err(ctx.type_error(fi, "function")),
+        }
+    }
+
+    /// The name `getupvalue`/`setupvalue` report: "" for natives, "(no name)" when stripped.
+    fn name(&self) -> String {
+        match self {
+            UpvalueSlot::Lua(cl, i) => match &*cl.proto.proto.upvalues[*i].name {
+                "" => "(no name)".to_string(),
+                n => n.to_string(),
+            },
+            UpvalueSlot::Native(..) => String::new(),
+        }
+    }
+
+    fn get(&self) -> Value {
+        match self {
+            UpvalueSlot::Lua(cl, i) => cl.upval(*i).get(),
+            UpvalueSlot::Native(nc, i) => nc.upvals[*i].get(),
+        }
+    }
+
+    fn set(&self, v: Value) {
+        match self {
+            UpvalueSlot::Lua(cl, i) => cl.upval(*i).set(v),
+            UpvalueSlot::Native(nc, i) => nc.upvals[*i].set(v),
+        }
+    }
+
+    /// Identity of the variable (shared by closures that share it).
+    fn id(&self) -> usize {
+        match self {
+            UpvalueSlot::Lua(cl, i) => cl.upval(*i).as_ptr() as usize,
+            UpvalueSlot::Native(nc, i) => &nc.upvals[*i] as *const _ as usize,
+        }
+    }
+}
+
 fn getupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
-    let f = ctx.arg(1);
     let n = ctx.check_int(2)?;
-    match f {
-        Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
-            let name = cl.proto.proto.upvalues[n as usize - 1].name.to_string();
-            let name = if name.is_empty() {
-                "(no name)".into()
-            } else {
-                name
-            };
-            let v = cl.upval(n as usize - 1).get();
-            let nv = ctx.new_str(name.as_bytes());
-            ctx.ret(&[nv, v])
+    match UpvalueSlot::find(ctx, 1, n)? {
+        Some(slot) => {
+            let nv = ctx.new_str(slot.name().as_bytes());
+            ctx.ret(&[nv, slot.get()])
         }
-        Value::NativeFn(nc) if n >= 1 && (n as usize) <= nc.upvals.len() => {
-            let v = nc.upvals[n as usize - 1].get();
-            let nv = ctx.new_str(b"");
-            ctx.ret(&[nv, v])
-        }
-        Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret0(),
-        _ => Err(ctx.type_error(1, "function")),
+        None => ctx.ret0(),
     }
 }
 
 fn setupvalue(ctx: &mut Ctx) -> LuaResult<Action> {
-    let f = ctx.arg(1);
     let n = ctx.check_int(2)?;
     let v = ctx.check_any(3)?;
-    match f {
-        Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
-            let name = cl.proto.proto.upvalues[n as usize - 1].name.to_string();
-            let name = if name.is_empty() {
-                "(no name)".into()
-            } else {
-                name
-            };
-            cl.upval(n as usize - 1).set(v);
-            let nv = ctx.new_str(name.as_bytes());
+    match UpvalueSlot::find(ctx, 1, n)? {
+        Some(slot) => {
+            slot.set(v);
+            let nv = ctx.new_str(slot.name().as_bytes());
             ctx.ret1(nv)
         }
-        Value::NativeFn(nc) if n >= 1 && (n as usize) <= nc.upvals.len() => {
-            nc.upvals[n as usize - 1].set(v);
-            let nv = ctx.new_str(b"");
-            ctx.ret1(nv)
-        }
-        Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret0(),
-        _ => Err(ctx.type_error(1, "function")),
+        None => ctx.ret0(),
     }
 }
 
 fn upvalueid(ctx: &mut Ctx) -> LuaResult<Action> {
     let n = ctx.check_int(2)?;
-    match ctx.arg(1) {
-        Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {
-            let id = cl.upval(n as usize - 1).as_ptr() as usize;
-            ctx.ret1(Value::LightUserData(id))
-        }
-        Value::NativeFn(nc) if n >= 1 && (n as usize) <= nc.upvals.len() => {
-            let id = &nc.upvals[n as usize - 1] as *const _ as usize;
-            ctx.ret1(Value::LightUserData(id))
-        }
-        Value::LuaFn(_) | Value::NativeFn(_) => ctx.ret1(Value::Nil),
-        _ => Err(ctx.type_error(1, "function")),
+    match UpvalueSlot::find(ctx, 1, n)? {
+        Some(slot) => ctx.ret1(Value::LightUserData(slot.id())),
+        None => ctx.ret1(Value::Nil),
     }
 }
 
@@ -340,10 +363,7 @@ fn setuservalue(ctx: &mut Ctx) -> LuaResult<Action> {
 }
 
 fn upvaluejoin(ctx: &mut Ctx) -> LuaResult<Action> {
-    let check = |ctx: &mut Ctx,
-                 fi: usize,
-                 ni: usize|
-     -> LuaResult<(rua_gc::Gc<crate::func::LuaClosure>, usize)> {
+    let check = |ctx: &mut Ctx, fi: usize, ni: usize| -> LuaResult<(Gc<LuaClosure>, usize)> {
         let n = ctx.check_int(ni)?;
         match ctx.arg(fi) {
             Value::LuaFn(cl) if n >= 1 && (n as usize) <= cl.upvals.len() => {

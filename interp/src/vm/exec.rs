@@ -714,7 +714,7 @@ impl State {
             // (A binary chunk's call may have truncated the stack below the slot.)
             let v = th.data().stack.get(slot).copied().unwrap_or(Value::Nil);
             let tm = self.get_tm(v, Tm::Close);
-            if !tm.is_function() && self.get_tm(tm, Tm::Call).is_nil() {
+            if !self.is_callable(tm) {
                 let t = self.type_name_for_msg(tm);
                 *e = self.error_str(&format!("attempt to call a {} value", t));
             } else {
@@ -887,6 +887,26 @@ impl State {
                     Flow::Continue => {
                         check_mode!();
                         reload!();
+                        continue;
+                    }
+                    other => return Ok(other),
+                }
+            }};
+        }
+        // After a call made by CALL/TAILCALL (`depth`: frames before it): if a native ran to
+        // completion on this thread it may have allocated, so collect with the live registers
+        // ending at `$top`; a new Lua frame or a coroutine switch just continues.
+        macro_rules! after_call {
+            ($f:expr, $depth:expr, $top:expr) => {{
+                match $f {
+                    Flow::Continue => {
+                        let native_done = Gc::ptr_eq(self.current, th)
+                            && self.current.data().frames.len() == $depth;
+                        check_mode!();
+                        reload!();
+                        if native_done {
+                            gc_check!($top);
+                        }
                         continue;
                     }
                     other => return Ok(other),
@@ -1536,21 +1556,8 @@ impl State {
                     savepc!();
                     let depth = d.frames.len();
                     let f = self.precall(func, i.c() as i32 - 1, RetMode::Normal, false)?;
-                    match f {
-                        Flow::Continue => {
-                            // A native ran to completion (same depth): it may have allocated.
-                            let native_done = Gc::ptr_eq(self.current, th)
-                                && self.current.data().frames.len() == depth;
-                            check_mode!();
-                            reload!();
-                            if native_done {
-                                let c = i.c();
-                                gc_check!(if c == 0 { th.data().top } else { func + c - 1 });
-                            }
-                            continue;
-                        }
-                        other => return Ok(other),
-                    }
+                    let c = i.c();
+                    after_call!(f, depth, if c == 0 { th.data().top } else { func + c - 1 });
                 }
                 OpCode::TailCall => {
                     let func = base + a;
@@ -1568,19 +1575,7 @@ impl State {
                         // TAILCALL returns their results.
                         let depth = d.frames.len();
                         let f = self.precall(func, -1, RetMode::Normal, false)?;
-                        match f {
-                            Flow::Continue => {
-                                let native_done = Gc::ptr_eq(self.current, th)
-                                    && self.current.data().frames.len() == depth;
-                                check_mode!();
-                                reload!();
-                                if native_done {
-                                    gc_check!(th.data().top);
-                                }
-                                continue;
-                            }
-                            other => return Ok(other),
-                        }
+                        after_call!(f, depth, th.data().top);
                     }
                     let fr = d.frames.pop().unwrap();
                     let n = top - func;
@@ -1918,7 +1913,7 @@ impl State {
             // (A binary chunk's call may have truncated the stack below the slot.)
             let v = th.data().stack.get(slot).copied().unwrap_or(Value::Nil);
             let tm = self.get_tm(v, Tm::Close);
-            if !tm.is_function() && self.get_tm(tm, Tm::Call).is_nil() {
+            if !self.is_callable(tm) {
                 let t = self.type_name_for_msg(tm);
                 return Err(self.rt_error(&format!(
                     "attempt to call a {} value (metamethod 'close')",

@@ -276,6 +276,11 @@ pub fn num_cmp(a: Value, b: Value, le: bool) -> Option<bool> {
 const INT_REPR: &str = "number has no integer representation";
 
 impl State {
+    /// `true` for functions and values with a `__call` metamethod.
+    pub fn is_callable(&self, v: Value) -> bool {
+        v.is_function() || !self.get_tm(v, Tm::Call).is_nil()
+    }
+
     /// Error of an arithmetic operation on numbers; for a float without an integer value the
     /// message names the offending operand, as "number (local 'x') has no integer
     /// representation".
