@@ -795,20 +795,29 @@ impl State {
     /// instance return `Continue` so that the caller re-enters the other one.
     pub(crate) fn execute(&mut self) -> LuaResult<Flow> {
         if self.hook_mask != 0 {
-            self.execute_impl::<true>()
+            self.execute_impl::<true, false>()
         } else {
-            self.execute_impl::<false>()
+            self.execute_fast()
         }
     }
 
-    fn execute_impl<const HOOKED: bool>(&mut self) -> LuaResult<Flow> {
+    /// Executes exactly one instruction of the top Lua frame (the slow path of
+    /// [`State::execute_fast`]); on `Continue` the frame's saved pc is up to date.
+    #[inline(never)]
+    pub(crate) fn execute_step(&mut self) -> LuaResult<Flow> {
+        self.execute_impl::<false, true>()
+    }
+
+    /// The complete interpreter. `HOOKED`: debug hooks are active (line/count events are
+    /// checked before every instruction). `STEP`: return after one instruction.
+    fn execute_impl<const HOOKED: bool, const STEP: bool>(&mut self) -> LuaResult<Flow> {
         let mut th: Gc<Thread>;
         // Index of the previously executed instruction (line hooks: backward jumps).
         let mut last_pc: usize;
         let mut cl: Gc<LuaClosure>;
         let mut base: usize;
-        let mut pc: usize;
-        let mut sp: *mut Value;
+        // Next instruction to execute (a pointer into `code`).
+        let mut ip: *const Instr;
         // `regs == sp + base`: the current frame's register 0.
         let mut regs: *mut Value;
         let mut code: *const Instr;
@@ -817,6 +826,7 @@ impl State {
         macro_rules! reload {
             () => {{
                 th = self.current;
+                let pc: usize;
                 let d = th.data();
                 let fr = d.frames.last().unwrap();
                 match fr.kind {
@@ -827,10 +837,11 @@ impl State {
                     _ => unreachable!("execute: top frame is not a Lua frame"),
                 }
                 base = fr.base;
-                sp = d.stack.as_mut_ptr();
                 // SAFETY: base < stack.len() for the running frame.
-                regs = unsafe { sp.add(base) };
+                regs = unsafe { d.stack.as_mut_ptr().add(base) };
                 code = cl.proto.proto.code.as_ptr();
+                // SAFETY: a saved pc is within (or one past) the frame's code.
+                ip = unsafe { code.add(pc) };
                 kst = cl.proto.consts.as_ptr();
                 last_pc = pc.wrapping_sub(1);
             }};
@@ -843,8 +854,16 @@ impl State {
                 }
             }};
         }
+        // Index of the next instruction, as saved in frames.
+        macro_rules! pcidx {
+            () => {
+                // SAFETY: `ip` always points into (or one past) the running function's code.
+                unsafe { ip.offset_from(code) as usize }
+            };
+        }
         macro_rules! savepc {
             () => {{
+                let pc = pcidx!();
                 if let FrameKind::Lua { pc: p, .. } = &mut th.data().frames.last_mut().unwrap().kind
                 {
                     *p = pc;
@@ -933,12 +952,14 @@ impl State {
         }
         macro_rules! jump_if {
             ($cond:expr, $k:expr) => {{
-                if $cond != $k {
-                    pc += 1;
-                } else {
-                    // SAFETY: a comparison/test is always followed by a JMP (compiler invariant).
-                    let j = unsafe { *code.add(pc) };
-                    pc = (pc as i64 + 1 + j.sj_field()) as usize;
+                // SAFETY: a comparison/test is always followed by a JMP whose target is a
+                // valid instruction (compiler and verifier invariant).
+                unsafe {
+                    if $cond != $k {
+                        ip = ip.add(1);
+                    } else {
+                        ip = ip.offset(1 + (*ip).sj_field() as isize);
+                    }
                 }
             }};
         }
@@ -958,8 +979,17 @@ impl State {
         }
 
         reload!();
+        let mut stepped = false;
         loop {
+            if STEP {
+                if stepped {
+                    savepc!();
+                    return Ok(Flow::Continue);
+                }
+                stepped = true;
+            }
             if HOOKED && self.hook_mask & (HOOK_LINE | HOOK_COUNT) != 0 && self.debug_hook.allow {
+                let pc = pcidx!();
                 let lines = &cl.proto.proto.lines;
                 let line = lines.get(pc).copied().unwrap_or(0);
                 let fr = th.data().frames.last_mut().unwrap();
@@ -977,7 +1007,8 @@ impl State {
                 last_pc = pc;
                 if new_line || count {
                     // As if the instruction had been fetched, so that getinfo reports its line.
-                    pc += 1;
+                    // SAFETY: `ip` points at an instruction, so one past it is in bounds.
+                    ip = unsafe { ip.add(1) };
                     savepc!();
                     if count {
                         self.run_hook("count", None)?;
@@ -988,13 +1019,15 @@ impl State {
                     check_mode!();
                     reload!();
                     // reload! set last_pc to this instruction, so it is not reported again.
-                    pc -= 1;
+                    // SAFETY: reload! set ip one past the current instruction.
+                    ip = unsafe { ip.sub(1) };
                 }
             }
             // SAFETY: pc stays within the code: every path ends in a RETURN (compiler
             // invariant) and jumps target valid instructions.
-            let i = unsafe { *code.add(pc) };
-            pc += 1;
+            let i = unsafe { *ip };
+            // SAFETY: as above; one past an instruction is in bounds.
+            ip = unsafe { ip.add(1) };
             let a = i.a();
             // SAFETY: opcodes in compiled code are valid (compiler invariant).
             let op = unsafe { std::mem::transmute::<u8, OpCode>(i.op_raw()) };
@@ -1005,14 +1038,16 @@ impl State {
                 OpCode::LoadK => setreg!(a, konst!(i.bx())),
                 OpCode::LoadKX => {
                     // SAFETY: LOADKX is always followed by EXTRAARG.
-                    let ax = unsafe { *code.add(pc) }.ax_field();
-                    pc += 1;
+                    let ax = unsafe { *ip }.ax_field();
+                    // SAFETY: skipping the EXTRAARG stays within the code.
+                    ip = unsafe { ip.add(1) };
                     setreg!(a, konst!(ax));
                 }
                 OpCode::LoadFalse => setreg!(a, Value::Bool(false)),
                 OpCode::LFalseSkip => {
                     setreg!(a, Value::Bool(false));
-                    pc += 1;
+                    // SAFETY: LFALSESKIP is followed by an instruction (compiler invariant).
+                    ip = unsafe { ip.add(1) };
                 }
                 OpCode::LoadTrue => setreg!(a, Value::Bool(true)),
                 OpCode::LoadNil => {
@@ -1120,8 +1155,9 @@ impl State {
                     let b = i.b();
                     let mut c = i.c();
                     // SAFETY: NEWTABLE is always followed by EXTRAARG.
-                    let extra = unsafe { *code.add(pc) }.ax_field();
-                    pc += 1;
+                    let extra = unsafe { *ip }.ax_field();
+                    // SAFETY: skipping the EXTRAARG stays within the code.
+                    ip = unsafe { ip.add(1) };
                     if i.k() {
                         c += extra * 256;
                     }
@@ -1356,7 +1392,7 @@ impl State {
                             let name = cl
                                 .proto
                                 .proto
-                                .local_name(a + 1, pc - 1)
+                                .local_name(a + 1, pcidx!() - 1)
                                 .unwrap_or("?")
                                 .to_string();
                             return Err(self.rt_error(&format!(
@@ -1369,9 +1405,10 @@ impl State {
                 }
                 OpCode::Jmp => {
                     let off = i.sj_field();
-                    pc = (pc as i64 + off) as usize;
+                    // SAFETY: jump targets are valid instructions (compiler/verifier invariant).
+                    ip = unsafe { ip.offset(off as isize) };
                     if off < 0 && self.hot.hook.is_some() {
-                        self.hot.tick(cl.proto, pc);
+                        self.hot.tick(cl.proto, pcidx!());
                     }
                 }
                 OpCode::Eq => {
@@ -1499,12 +1536,12 @@ impl State {
                 OpCode::TestSet => {
                     let v = reg!(i.b());
                     if v.truthy() != i.k() {
-                        pc += 1;
+                        // SAFETY: TESTSET is always followed by a JMP to a valid instruction.
+                        ip = unsafe { ip.add(1) };
                     } else {
                         setreg!(a, v);
-                        // SAFETY: TESTSET is always followed by a JMP.
-                        let j = unsafe { *code.add(pc) };
-                        pc = (pc as i64 + 1 + j.sj_field()) as usize;
+                        // SAFETY: as above.
+                        ip = unsafe { ip.offset(1 + (*ip).sj_field() as isize) };
                     }
                 }
                 OpCode::Call => {
@@ -1543,11 +1580,10 @@ impl State {
                             });
                             cl = ncl;
                             base = func + 1;
-                            pc = 0;
-                            sp = d.stack.as_mut_ptr();
                             // SAFETY: base < ntop <= stack.len().
-                            regs = unsafe { sp.add(base) };
+                            regs = unsafe { d.stack.as_mut_ptr().add(base) };
                             code = fp.proto.code.as_ptr();
+                            ip = code;
                             kst = fp.consts.as_ptr();
                             continue;
                         }
@@ -1631,12 +1667,12 @@ impl State {
                             unreachable!("Normal returns go to Lua frames")
                         };
                         cl = c;
-                        pc = p;
                         base = caller.base;
-                        sp = d.stack.as_mut_ptr();
                         // SAFETY: the caller's base is below its top <= stack.len().
-                        regs = unsafe { sp.add(base) };
+                        regs = unsafe { d.stack.as_mut_ptr().add(base) };
                         code = cl.proto.proto.code.as_ptr();
+                        // SAFETY: the caller's saved pc is within its code.
+                        ip = unsafe { code.add(p) };
                         kst = cl.proto.consts.as_ptr();
                         continue;
                     }
@@ -1661,9 +1697,10 @@ impl State {
                             setreg!(a + 1, Value::Int((count as u64 - 1) as i64));
                             setreg!(a, Value::Int(idx));
                             setreg!(a + 3, Value::Int(idx));
-                            pc -= i.bx();
+                            // SAFETY: the loop body start is a valid instruction.
+                            ip = unsafe { ip.sub(i.bx()) };
                             if self.hot.hook.is_some() {
-                                self.hot.tick(cl.proto, pc);
+                                self.hot.tick(cl.proto, pcidx!());
                             }
                         }
                     }
@@ -1682,9 +1719,10 @@ impl State {
                         if cont {
                             setreg!(a, Value::Float(idx));
                             setreg!(a + 3, Value::Float(idx));
-                            pc -= i.bx();
+                            // SAFETY: the loop body start is a valid instruction.
+                            ip = unsafe { ip.sub(i.bx()) };
                             if self.hot.hook.is_some() {
-                                self.hot.tick(cl.proto, pc);
+                                self.hot.tick(cl.proto, pcidx!());
                             }
                         }
                     }
@@ -1696,7 +1734,8 @@ impl State {
                 OpCode::ForPrep => {
                     savepc!();
                     if self.for_prep(base + a)? {
-                        pc += i.bx() + 1;
+                        // SAFETY: the loop exit is a valid instruction.
+                        ip = unsafe { ip.add(i.bx() + 1) };
                     }
                 }
                 OpCode::TForPrep => {
@@ -1710,7 +1749,8 @@ impl State {
                         }
                         th.data().tbc.push(base + a + 3);
                     }
-                    pc += i.bx();
+                    // SAFETY: the TFORCALL target is a valid instruction.
+                    ip = unsafe { ip.add(i.bx()) };
                 }
                 OpCode::TForCall => {
                     let d = th.data();
@@ -1727,9 +1767,10 @@ impl State {
                     let v = reg!(a + 4);
                     if !v.is_nil() {
                         setreg!(a + 2, v);
-                        pc -= i.bx();
+                        // SAFETY: the loop body start is a valid instruction.
+                        ip = unsafe { ip.sub(i.bx()) };
                         if self.hot.hook.is_some() {
-                            self.hot.tick(cl.proto, pc);
+                            self.hot.tick(cl.proto, pcidx!());
                         }
                     }
                 }
@@ -1743,8 +1784,9 @@ impl State {
                     let mut last = i.c();
                     if i.k() {
                         // SAFETY: SETLIST with k is followed by EXTRAARG.
-                        last += unsafe { *code.add(pc) }.ax_field() * 256;
-                        pc += 1;
+                        last += unsafe { *ip }.ax_field() * 256;
+                        // SAFETY: skipping the EXTRAARG stays within the code.
+                        ip = unsafe { ip.add(1) };
                     }
                     let Value::Table(t) = reg!(a) else {
                         // Only a binary chunk can get here (verified, but not type-checked).
@@ -1793,9 +1835,8 @@ impl State {
                         d.ensure_len(need);
                         d.stack.copy_within(src..src + nextra, base + a);
                         d.top = base + a + nextra;
-                        sp = d.stack.as_mut_ptr();
                         // SAFETY: as above.
-                        regs = unsafe { sp.add(base) };
+                        regs = unsafe { d.stack.as_mut_ptr().add(base) };
                     } else {
                         let wanted = c - 1;
                         for j in 0..wanted {

@@ -14,6 +14,7 @@ pub mod debuginfo;
 pub mod driver;
 pub mod error;
 pub mod exec;
+pub mod fast;
 pub mod frame;
 pub mod hook;
 pub mod meta;

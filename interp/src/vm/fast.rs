@@ -1,0 +1,556 @@
+//! The fast dispatch loop: the interpreter's common case, used whenever no debug hook is set.
+//!
+//! It executes the frequent cases of the hot opcodes inline — register moves, integer and
+//! float arithmetic, comparisons and jumps, numeric `for` loops, table reads that hit, table
+//! writes to plain tables, Lua-to-Lua calls and returns — and hands every other instruction
+//! (metamethods, natives, errors, allocation, closing) to the complete interpreter in
+//! [`super::exec`], which executes exactly that one instruction and returns. The split keeps
+//! this loop small and free of calls on its fast paths, so the compiler keeps the loop state
+//! (`ip`, `regs`, `kst`, `cl`) in registers instead of spilling it around every instruction.
+//!
+//! Invariants are those of [`super::exec`]: while a Lua frame runs, the thread's stack holds at
+//! least `base + max_stack` slots, every register operand is below `max_stack` and every
+//! constant operand indexes the constant table (compiler and binary-chunk verifier), jumps
+//! target instructions of the same function, and `regs` is re-derived after anything that can
+//! resize the stack. A fast path never raises an error: any unusual case takes the slow path,
+//! which re-executes the instruction from its start, so a fast path must not write anything
+//! before it is sure to complete.
+
+use crate::func::LuaClosure;
+use crate::opcode::{Instr, OpCode};
+use crate::value::Value;
+use crate::vm::exec::Flow;
+use crate::vm::frame::{Frame, FrameKind, RetMode};
+use crate::vm::meta::{arith_numbers, shift_left, ArOp};
+use crate::vm::{LuaResult, State};
+use rua_gc::Gc;
+
+impl State {
+    /// Runs the current thread's top Lua frame until something needs the outer run loop (see
+    /// [`State::execute`]).
+    pub(crate) fn execute_fast(&mut self) -> LuaResult<Flow> {
+        let mut cl: Gc<LuaClosure>;
+        // The running function's first instruction, and the next instruction to execute.
+        let mut code: *const Instr;
+        let mut ip: *const Instr;
+        // The current frame's register 0.
+        let mut regs: *mut Value;
+        let mut kst: *const Value;
+
+        macro_rules! load {
+            () => {{
+                let d = self.current.data();
+                let fr = d.frames.last().unwrap();
+                let FrameKind::Lua { cl: c, pc, .. } = fr.kind else {
+                    unreachable!("execute_fast: top frame is not a Lua frame")
+                };
+                cl = c;
+                // SAFETY: the running frame's base is below stack.len() (module invariant).
+                regs = unsafe { d.stack.as_mut_ptr().add(fr.base) };
+                code = c.proto.proto.code.as_ptr();
+                // SAFETY: a saved pc is within the frame's code.
+                ip = unsafe { code.add(pc) };
+                kst = c.proto.consts.as_ptr();
+            }};
+        }
+        macro_rules! savepc {
+            () => {{
+                // SAFETY: `ip` points into the running function's code.
+                let pc = unsafe { ip.offset_from(code) } as usize;
+                if let FrameKind::Lua { pc: p, .. } =
+                    &mut self.current.data().frames.last_mut().unwrap().kind
+                {
+                    *p = pc;
+                }
+            }};
+        }
+        // Runs the current instruction (already fetched) in the complete interpreter.
+        macro_rules! slow {
+            () => {{
+                // SAFETY: `ip` is one past the instruction being executed.
+                ip = unsafe { ip.sub(1) };
+                savepc!();
+                match self.execute_step()? {
+                    Flow::Continue => {
+                        if self.hook_mask != 0 {
+                            return Ok(Flow::Continue);
+                        }
+                        load!();
+                        continue;
+                    }
+                    other => return Ok(other),
+                }
+            }};
+        }
+        macro_rules! rref {
+            ($i:expr) => {
+                // SAFETY: register operands are below max_stack (module invariant).
+                unsafe { &*regs.add($i) }
+            };
+        }
+        macro_rules! reg {
+            ($i:expr) => {
+                *rref!($i)
+            };
+        }
+        macro_rules! setreg {
+            ($i:expr, $v:expr) => {{
+                let v = $v;
+                // SAFETY: as for `rref!`.
+                unsafe { *regs.add($i) = v }
+            }};
+        }
+        macro_rules! konst {
+            ($i:expr) => {
+                // SAFETY: constant operands index the constant table (module invariant).
+                unsafe { &*kst.add($i) }
+            };
+        }
+        // A comparison's outcome: skip the following JMP, or take it.
+        macro_rules! jump_if {
+            ($cond:expr, $k:expr) => {{
+                // SAFETY: a comparison or test is always followed by a JMP to a valid target.
+                unsafe {
+                    if $cond != $k {
+                        ip = ip.add(1);
+                    } else {
+                        ip = ip.offset(1 + (*ip).sj_field() as isize);
+                    }
+                }
+            }};
+        }
+        // Backward jumps feed the JIT's hot-loop counters when a trace hook is installed.
+        macro_rules! loop_edge {
+            () => {{
+                if self.hot.hook.is_some() {
+                    // SAFETY: `ip` points into the running function's code.
+                    let pc = unsafe { ip.offset_from(code) } as usize;
+                    self.hot.tick(cl.proto, pc);
+                }
+            }};
+        }
+        macro_rules! arith {
+            ($aop:expr, $a:expr, $x:expr, $y:expr) => {{
+                match arith_numbers($aop, $x, $y) {
+                    Ok(Some(r)) => setreg!($a, r),
+                    _ => slow!(),
+                }
+            }};
+        }
+
+        load!();
+        loop {
+            // SAFETY: every path through a function ends in a RETURN, so `ip` stays in the code.
+            let i = unsafe { *ip };
+            // SAFETY: one past an instruction is within the code or one past its end.
+            ip = unsafe { ip.add(1) };
+            // SAFETY: opcodes in compiled or verified code are valid.
+            let op = unsafe { std::mem::transmute::<u8, OpCode>(i.op_raw()) };
+            match op {
+                OpCode::Move => setreg!(i.a(), reg!(i.b())),
+                OpCode::LoadI => setreg!(i.a(), Value::Int(i.sbx())),
+                OpCode::LoadF => setreg!(i.a(), Value::Float(i.sbx() as f64)),
+                OpCode::LoadK => setreg!(i.a(), *konst!(i.bx())),
+                OpCode::LoadFalse => setreg!(i.a(), Value::Bool(false)),
+                OpCode::LFalseSkip => {
+                    setreg!(i.a(), Value::Bool(false));
+                    // SAFETY: LFALSESKIP is followed by an instruction.
+                    ip = unsafe { ip.add(1) };
+                }
+                OpCode::LoadTrue => setreg!(i.a(), Value::Bool(true)),
+                OpCode::LoadNil => {
+                    let a = i.a();
+                    for j in 0..=i.b() {
+                        setreg!(a + j, Value::Nil);
+                    }
+                }
+                OpCode::GetUpval => setreg!(i.a(), cl.upval(i.b()).get()),
+                OpCode::SetUpval => cl.upval(i.b()).set(reg!(i.a())),
+                OpCode::GetTabUp => {
+                    if let (Value::Table(tab), Value::Str(s)) =
+                        (cl.upval(i.b()).get(), konst!(i.c()))
+                    {
+                        let v = tab.get_str(*s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
+                    }
+                    slow!()
+                }
+                OpCode::GetField => {
+                    if let (Value::Table(tab), Value::Str(s)) = (rref!(i.b()), konst!(i.c())) {
+                        let v = tab.get_str(*s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
+                    }
+                    slow!()
+                }
+                OpCode::GetI => {
+                    if let Value::Table(tab) = rref!(i.b()) {
+                        let v = tab.get_int(i.c() as i64);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
+                    }
+                    slow!()
+                }
+                OpCode::GetTable => {
+                    if let Value::Table(tab) = rref!(i.b()) {
+                        let v = match rref!(i.c()) {
+                            Value::Int(n) => tab.get_int(*n),
+                            Value::Str(s) => tab.get_str(*s),
+                            k => tab.get(*k),
+                        };
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
+                    }
+                    slow!()
+                }
+                OpCode::SelfOp => {
+                    let obj = reg!(i.b());
+                    let key = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
+                    if let (Value::Table(tab), Value::Str(s)) = (obj, key) {
+                        let v = tab.get_str(s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            let a = i.a();
+                            setreg!(a + 1, obj);
+                            setreg!(a, v);
+                            continue;
+                        }
+                    }
+                    slow!()
+                }
+                OpCode::SetField | OpCode::SetI | OpCode::SetTable | OpCode::SetTabUp => {
+                    let t = if op == OpCode::SetTabUp {
+                        cl.upval(i.a()).get()
+                    } else {
+                        reg!(i.a())
+                    };
+                    if let Value::Table(tab) = t {
+                        if tab.metatable().is_none() {
+                            let key = match op {
+                                OpCode::SetI => Value::Int(i.b() as i64),
+                                OpCode::SetTable => reg!(i.b()),
+                                _ => *konst!(i.b()),
+                            };
+                            if matches!(key, Value::Str(_) | Value::Int(_)) {
+                                let v = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
+                                tab.set(key, v);
+                                continue;
+                            }
+                        }
+                    }
+                    slow!()
+                }
+                OpCode::AddI => match rref!(i.b()) {
+                    Value::Int(x) => setreg!(i.a(), Value::Int(x.wrapping_add(i.sc()))),
+                    Value::Float(x) => setreg!(i.a(), Value::Float(x + i.sc() as f64)),
+                    _ => slow!(),
+                },
+                OpCode::AddK | OpCode::SubK | OpCode::MulK if !i.k() => {
+                    let r = match (op, rref!(i.b()), konst!(i.c())) {
+                        (OpCode::AddK, Value::Int(p), Value::Int(q)) => {
+                            Value::Int(p.wrapping_add(*q))
+                        }
+                        (OpCode::SubK, Value::Int(p), Value::Int(q)) => {
+                            Value::Int(p.wrapping_sub(*q))
+                        }
+                        (OpCode::MulK, Value::Int(p), Value::Int(q)) => {
+                            Value::Int(p.wrapping_mul(*q))
+                        }
+                        (OpCode::AddK, Value::Float(p), Value::Float(q)) => Value::Float(p + q),
+                        (OpCode::SubK, Value::Float(p), Value::Float(q)) => Value::Float(p - q),
+                        (OpCode::MulK, Value::Float(p), Value::Float(q)) => Value::Float(p * q),
+                        _ => slow!(),
+                    };
+                    setreg!(i.a(), r);
+                }
+                OpCode::ModK | OpCode::PowK | OpCode::DivK | OpCode::IDivK if !i.k() => {
+                    let aop = match op {
+                        OpCode::ModK => ArOp::Mod,
+                        OpCode::PowK => ArOp::Pow,
+                        OpCode::DivK => ArOp::Div,
+                        _ => ArOp::IDiv,
+                    };
+                    arith!(aop, i.a(), reg!(i.b()), *konst!(i.c()))
+                }
+                OpCode::Add => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => {
+                        setreg!(i.a(), Value::Int(p.wrapping_add(*q)))
+                    }
+                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p + q)),
+                    _ => arith!(ArOp::Add, i.a(), reg!(i.b()), reg!(i.c())),
+                },
+                OpCode::Sub => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => {
+                        setreg!(i.a(), Value::Int(p.wrapping_sub(*q)))
+                    }
+                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p - q)),
+                    _ => arith!(ArOp::Sub, i.a(), reg!(i.b()), reg!(i.c())),
+                },
+                OpCode::Mul => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => {
+                        setreg!(i.a(), Value::Int(p.wrapping_mul(*q)))
+                    }
+                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p * q)),
+                    _ => arith!(ArOp::Mul, i.a(), reg!(i.b()), reg!(i.c())),
+                },
+                OpCode::Div => match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p / q)),
+                    _ => arith!(ArOp::Div, i.a(), reg!(i.b()), reg!(i.c())),
+                },
+                OpCode::Mod => arith!(ArOp::Mod, i.a(), reg!(i.b()), reg!(i.c())),
+                OpCode::IDiv => arith!(ArOp::IDiv, i.a(), reg!(i.b()), reg!(i.c())),
+                OpCode::Pow => arith!(ArOp::Pow, i.a(), reg!(i.b()), reg!(i.c())),
+                OpCode::BAnd | OpCode::BOr | OpCode::BXor | OpCode::Shl | OpCode::Shr => {
+                    match (rref!(i.b()), rref!(i.c())) {
+                        (Value::Int(p), Value::Int(q)) => {
+                            let r = match op {
+                                OpCode::BAnd => p & q,
+                                OpCode::BOr => p | q,
+                                OpCode::BXor => p ^ q,
+                                OpCode::Shl => shift_left(*p, *q),
+                                _ => shift_left(*p, q.wrapping_neg()),
+                            };
+                            setreg!(i.a(), Value::Int(r));
+                        }
+                        _ => slow!(),
+                    }
+                }
+                OpCode::Unm => match rref!(i.b()) {
+                    Value::Int(x) => setreg!(i.a(), Value::Int(x.wrapping_neg())),
+                    Value::Float(x) => setreg!(i.a(), Value::Float(-x)),
+                    _ => slow!(),
+                },
+                OpCode::Not => setreg!(i.a(), Value::Bool(!rref!(i.b()).truthy())),
+                OpCode::Len => match rref!(i.b()) {
+                    Value::Str(s) => setreg!(i.a(), Value::Int(s.len() as i64)),
+                    Value::Table(t) if t.metatable().is_none() => {
+                        setreg!(i.a(), Value::Int(t.len() as i64))
+                    }
+                    _ => slow!(),
+                },
+                OpCode::Jmp => {
+                    let off = i.sj_field();
+                    // SAFETY: jump targets are valid instructions.
+                    ip = unsafe { ip.offset(off as isize) };
+                    if off < 0 {
+                        loop_edge!();
+                    }
+                }
+                OpCode::Eq => {
+                    let r = match (rref!(i.a()), rref!(i.b())) {
+                        (Value::Int(p), Value::Int(q)) => p == q,
+                        (Value::Table(_), Value::Table(_))
+                        | (Value::UserData(_), Value::UserData(_)) => slow!(),
+                        (x, y) => x.raw_eq(y),
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::Lt | OpCode::Le => {
+                    let le = op == OpCode::Le;
+                    let r = match (rref!(i.a()), rref!(i.b())) {
+                        (Value::Int(p), Value::Int(q)) => {
+                            if le {
+                                p <= q
+                            } else {
+                                p < q
+                            }
+                        }
+                        (Value::Float(p), Value::Float(q)) => {
+                            if le {
+                                p <= q
+                            } else {
+                                p < q
+                            }
+                        }
+                        _ => slow!(),
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::EqK => {
+                    let r = rref!(i.a()).raw_eq(konst!(i.b()));
+                    jump_if!(r, i.k());
+                }
+                OpCode::EqI => {
+                    let imm = i.sb();
+                    let r = match *rref!(i.a()) {
+                        Value::Int(x) => x == imm,
+                        Value::Float(f) => f == imm as f64,
+                        _ => false,
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::LtI | OpCode::LeI | OpCode::GtI | OpCode::GeI => {
+                    let imm = i.sb();
+                    let r = match *rref!(i.a()) {
+                        Value::Int(x) => match op {
+                            OpCode::LtI => x < imm,
+                            OpCode::LeI => x <= imm,
+                            OpCode::GtI => x > imm,
+                            _ => x >= imm,
+                        },
+                        Value::Float(f) => {
+                            let g = imm as f64;
+                            match op {
+                                OpCode::LtI => f < g,
+                                OpCode::LeI => f <= g,
+                                OpCode::GtI => f > g,
+                                _ => f >= g,
+                            }
+                        }
+                        _ => slow!(),
+                    };
+                    jump_if!(r, i.k());
+                }
+                OpCode::Test => {
+                    let r = rref!(i.a()).truthy();
+                    jump_if!(r, i.k());
+                }
+                OpCode::TestSet => {
+                    let v = reg!(i.b());
+                    if v.truthy() != i.k() {
+                        // SAFETY: TESTSET is always followed by a JMP.
+                        ip = unsafe { ip.add(1) };
+                    } else {
+                        setreg!(i.a(), v);
+                        // SAFETY: as above; the JMP targets a valid instruction.
+                        ip = unsafe { ip.offset(1 + (*ip).sj_field() as isize) };
+                    }
+                }
+                OpCode::Call => {
+                    // Only calls of fixed-parameter Lua functions are done here.
+                    let Value::LuaFn(ncl) = *rref!(i.a()) else {
+                        slow!()
+                    };
+                    let fp = ncl.proto;
+                    if fp.is_vararg {
+                        slow!()
+                    }
+                    let d = self.current.data();
+                    let stack0 = d.stack.as_mut_ptr();
+                    // SAFETY: `regs` points into the stack (module invariant).
+                    let base = unsafe { regs.offset_from(stack0) } as usize;
+                    let func = base + i.a();
+                    let top = if i.b() != 0 { func + i.b() } else { d.top };
+                    let ntop = func + 1 + fp.max_stack as usize;
+                    if ntop >= self.limits.stack || d.frames.len() >= self.limits.frames {
+                        slow!()
+                    }
+                    savepc!();
+                    d.ensure_len(ntop);
+                    for k in top - func - 1..fp.num_params as usize {
+                        d.stack[func + 1 + k] = Value::Nil;
+                    }
+                    d.frames.push(Frame {
+                        func,
+                        base: func + 1,
+                        top: ntop,
+                        nresults: i.c() as i32 - 1,
+                        ret: RetMode::Normal,
+                        kind: FrameKind::Lua {
+                            cl: ncl,
+                            pc: 0,
+                            nextra: 0,
+                        },
+                        aux: 0,
+                        tail: false,
+                        hook_line: 0,
+                    });
+                    cl = ncl;
+                    // SAFETY: func + 1 < ntop <= stack.len().
+                    regs = unsafe { d.stack.as_mut_ptr().add(func + 1) };
+                    code = fp.proto.code.as_ptr();
+                    ip = code;
+                    kst = fp.consts.as_ptr();
+                }
+                OpCode::Return0 | OpCode::Return1 => {
+                    let d = self.current.data();
+                    let fr = *d.frames.last().unwrap();
+                    if fr.ret != RetMode::Normal {
+                        slow!()
+                    }
+                    let n = (op == OpCode::Return1) as usize;
+                    let v = reg!(i.a());
+                    d.frames.pop();
+                    let dst = fr.func;
+                    let wanted = if fr.nresults < 0 {
+                        n
+                    } else {
+                        fr.nresults as usize
+                    };
+                    if n == 1 && wanted >= 1 {
+                        d.stack[dst] = v;
+                    }
+                    for k in n..wanted {
+                        d.stack[dst + k] = Value::Nil;
+                    }
+                    d.top = dst + wanted;
+                    let caller = *d.frames.last().unwrap();
+                    if d.stack.len() < caller.top {
+                        d.ensure_len(caller.top);
+                    }
+                    let FrameKind::Lua { cl: c, pc, .. } = caller.kind else {
+                        unreachable!("Normal returns go to Lua frames")
+                    };
+                    cl = c;
+                    // SAFETY: the caller's base is below its top <= stack.len().
+                    regs = unsafe { d.stack.as_mut_ptr().add(caller.base) };
+                    code = c.proto.proto.code.as_ptr();
+                    // SAFETY: the caller's saved pc is within its code.
+                    ip = unsafe { code.add(pc) };
+                    kst = c.proto.consts.as_ptr();
+                }
+                OpCode::ForLoop => {
+                    let a = i.a();
+                    match (rref!(a), rref!(a + 1), rref!(a + 2)) {
+                        (Value::Int(idx), Value::Int(count), Value::Int(step)) => {
+                            if *count as u64 > 0 {
+                                let idx = idx.wrapping_add(*step);
+                                setreg!(a + 1, Value::Int((*count as u64 - 1) as i64));
+                                setreg!(a, Value::Int(idx));
+                                setreg!(a + 3, Value::Int(idx));
+                                // SAFETY: the loop body start is a valid instruction.
+                                ip = unsafe { ip.sub(i.bx()) };
+                                loop_edge!();
+                            }
+                        }
+                        (Value::Float(idx), Value::Float(limit), Value::Float(step)) => {
+                            let idx = idx + step;
+                            let cont = if *step > 0.0 {
+                                idx <= *limit
+                            } else {
+                                *limit <= idx
+                            };
+                            if cont {
+                                setreg!(a, Value::Float(idx));
+                                setreg!(a + 3, Value::Float(idx));
+                                // SAFETY: the loop body start is a valid instruction.
+                                ip = unsafe { ip.sub(i.bx()) };
+                                loop_edge!();
+                            }
+                        }
+                        _ => slow!(),
+                    }
+                }
+                OpCode::TForLoop => {
+                    let a = i.a();
+                    let v = reg!(a + 4);
+                    if !v.is_nil() {
+                        setreg!(a + 2, v);
+                        // SAFETY: the loop body start is a valid instruction.
+                        ip = unsafe { ip.sub(i.bx()) };
+                        loop_edge!();
+                    }
+                }
+                _ => slow!(),
+            }
+        }
+    }
+}
