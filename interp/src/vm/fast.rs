@@ -18,11 +18,12 @@
 
 use crate::func::LuaClosure;
 use crate::opcode::{Instr, OpCode};
+use crate::table::Table;
 use crate::value::Value;
 use crate::vm::exec::Flow;
 use crate::vm::frame::{Frame, FrameKind, RetMode};
-use crate::vm::meta::{arith_numbers, shift_left, ArOp};
-use crate::vm::{LuaResult, State};
+use crate::vm::meta::{float_arith, int_idiv, int_mod, shift_left, ArOp};
+use crate::vm::{LuaResult, State, Tm};
 use rua_gc::Gc;
 
 impl State {
@@ -129,15 +130,6 @@ impl State {
                 }
             }};
         }
-        macro_rules! arith {
-            ($aop:expr, $a:expr, $x:expr, $y:expr) => {{
-                match arith_numbers($aop, $x, $y) {
-                    Ok(Some(r)) => setreg!($a, r),
-                    _ => slow!(),
-                }
-            }};
-        }
-
         load!();
         loop {
             // SAFETY: every path through a function ends in a RETURN, so `ip` stays in the code.
@@ -175,6 +167,10 @@ impl State {
                             setreg!(i.a(), v);
                             continue;
                         }
+                        if let Some(v) = self.index_chain(tab, Value::Str(*s)) {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
                     }
                     slow!()
                 }
@@ -185,6 +181,10 @@ impl State {
                             setreg!(i.a(), v);
                             continue;
                         }
+                        if let Some(v) = self.index_chain(*tab, Value::Str(*s)) {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
                     }
                     slow!()
                 }
@@ -192,6 +192,10 @@ impl State {
                     if let Value::Table(tab) = rref!(i.b()) {
                         let v = tab.get_int(i.c() as i64);
                         if !v.is_nil() || tab.metatable().is_none() {
+                            setreg!(i.a(), v);
+                            continue;
+                        }
+                        if let Some(v) = self.index_chain(*tab, Value::Int(i.c() as i64)) {
                             setreg!(i.a(), v);
                             continue;
                         }
@@ -209,6 +213,12 @@ impl State {
                             setreg!(i.a(), v);
                             continue;
                         }
+                        if let key @ (Value::Int(_) | Value::Str(_)) = *rref!(i.c()) {
+                            if let Some(v) = self.index_chain(*tab, key) {
+                                setreg!(i.a(), v);
+                                continue;
+                            }
+                        }
                     }
                     slow!()
                 }
@@ -216,13 +226,17 @@ impl State {
                     let obj = reg!(i.b());
                     let key = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
                     if let (Value::Table(tab), Value::Str(s)) = (obj, key) {
-                        let v = tab.get_str(s);
-                        if !v.is_nil() || tab.metatable().is_none() {
-                            let a = i.a();
-                            setreg!(a + 1, obj);
-                            setreg!(a, v);
-                            continue;
+                        let mut v = tab.get_str(s);
+                        if v.is_nil() && tab.metatable().is_some() {
+                            match self.index_chain(tab, key) {
+                                Some(found) => v = found,
+                                None => slow!(),
+                            }
                         }
+                        let a = i.a();
+                        setreg!(a + 1, obj);
+                        setreg!(a, v);
+                        continue;
                     }
                     slow!()
                 }
@@ -233,17 +247,25 @@ impl State {
                         reg!(i.a())
                     };
                     if let Value::Table(tab) = t {
-                        if tab.metatable().is_none() {
-                            let key = match op {
-                                OpCode::SetI => Value::Int(i.b() as i64),
-                                OpCode::SetTable => reg!(i.b()),
-                                _ => *konst!(i.b()),
-                            };
-                            if matches!(key, Value::Str(_) | Value::Int(_)) {
-                                let v = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
-                                tab.set(key, v);
-                                continue;
+                        let key = match op {
+                            OpCode::SetI => Value::Int(i.b() as i64),
+                            OpCode::SetTable => reg!(i.b()),
+                            _ => *konst!(i.b()),
+                        };
+                        // A raw store is right when there is no `__newindex` to consult: no
+                        // metatable, the key already present, or a metatable without it.
+                        if matches!(key, Value::Str(_) | Value::Int(_))
+                            && match tab.metatable() {
+                                None => true,
+                                Some(mt) => {
+                                    !tab.get(key).is_nil()
+                                        || self.tm_from_meta(mt, Tm::NewIndex).is_nil()
+                                }
                             }
+                        {
+                            let v = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
+                            tab.set(key, v);
+                            continue;
                         }
                     }
                     slow!()
@@ -253,61 +275,54 @@ impl State {
                     Value::Float(x) => setreg!(i.a(), Value::Float(x + i.sc() as f64)),
                     _ => slow!(),
                 },
-                OpCode::AddK | OpCode::SubK | OpCode::MulK if !i.k() => {
-                    let r = match (op, rref!(i.b()), konst!(i.c())) {
-                        (OpCode::AddK, Value::Int(p), Value::Int(q)) => {
-                            Value::Int(p.wrapping_add(*q))
-                        }
-                        (OpCode::SubK, Value::Int(p), Value::Int(q)) => {
-                            Value::Int(p.wrapping_sub(*q))
-                        }
-                        (OpCode::MulK, Value::Int(p), Value::Int(q)) => {
-                            Value::Int(p.wrapping_mul(*q))
-                        }
-                        (OpCode::AddK, Value::Float(p), Value::Float(q)) => Value::Float(p + q),
-                        (OpCode::SubK, Value::Float(p), Value::Float(q)) => Value::Float(p - q),
-                        (OpCode::MulK, Value::Float(p), Value::Float(q)) => Value::Float(p * q),
-                        _ => slow!(),
-                    };
-                    setreg!(i.a(), r);
-                }
-                OpCode::ModK | OpCode::PowK | OpCode::DivK | OpCode::IDivK if !i.k() => {
+                OpCode::AddK
+                | OpCode::SubK
+                | OpCode::MulK
+                | OpCode::ModK
+                | OpCode::PowK
+                | OpCode::DivK
+                | OpCode::IDivK => {
                     let aop = match op {
+                        OpCode::AddK => ArOp::Add,
+                        OpCode::SubK => ArOp::Sub,
+                        OpCode::MulK => ArOp::Mul,
                         OpCode::ModK => ArOp::Mod,
                         OpCode::PowK => ArOp::Pow,
                         OpCode::DivK => ArOp::Div,
                         _ => ArOp::IDiv,
                     };
-                    arith!(aop, i.a(), reg!(i.b()), *konst!(i.c()))
+                    // The k bit marks swapped operands (constant first).
+                    let (x, y) = if i.k() {
+                        (konst!(i.c()), rref!(i.b()))
+                    } else {
+                        (rref!(i.b()), konst!(i.c()))
+                    };
+                    match arith_fast(aop, x, y) {
+                        Some(r) => setreg!(i.a(), r),
+                        None => slow!(),
+                    }
                 }
-                OpCode::Add => match (rref!(i.b()), rref!(i.c())) {
-                    (Value::Int(p), Value::Int(q)) => {
-                        setreg!(i.a(), Value::Int(p.wrapping_add(*q)))
+                OpCode::Add
+                | OpCode::Sub
+                | OpCode::Mul
+                | OpCode::Div
+                | OpCode::Mod
+                | OpCode::IDiv
+                | OpCode::Pow => {
+                    let aop = match op {
+                        OpCode::Add => ArOp::Add,
+                        OpCode::Sub => ArOp::Sub,
+                        OpCode::Mul => ArOp::Mul,
+                        OpCode::Div => ArOp::Div,
+                        OpCode::Mod => ArOp::Mod,
+                        OpCode::IDiv => ArOp::IDiv,
+                        _ => ArOp::Pow,
+                    };
+                    match arith_fast(aop, rref!(i.b()), rref!(i.c())) {
+                        Some(r) => setreg!(i.a(), r),
+                        None => slow!(),
                     }
-                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p + q)),
-                    _ => arith!(ArOp::Add, i.a(), reg!(i.b()), reg!(i.c())),
-                },
-                OpCode::Sub => match (rref!(i.b()), rref!(i.c())) {
-                    (Value::Int(p), Value::Int(q)) => {
-                        setreg!(i.a(), Value::Int(p.wrapping_sub(*q)))
-                    }
-                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p - q)),
-                    _ => arith!(ArOp::Sub, i.a(), reg!(i.b()), reg!(i.c())),
-                },
-                OpCode::Mul => match (rref!(i.b()), rref!(i.c())) {
-                    (Value::Int(p), Value::Int(q)) => {
-                        setreg!(i.a(), Value::Int(p.wrapping_mul(*q)))
-                    }
-                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p * q)),
-                    _ => arith!(ArOp::Mul, i.a(), reg!(i.b()), reg!(i.c())),
-                },
-                OpCode::Div => match (rref!(i.b()), rref!(i.c())) {
-                    (Value::Float(p), Value::Float(q)) => setreg!(i.a(), Value::Float(p / q)),
-                    _ => arith!(ArOp::Div, i.a(), reg!(i.b()), reg!(i.c())),
-                },
-                OpCode::Mod => arith!(ArOp::Mod, i.a(), reg!(i.b()), reg!(i.c())),
-                OpCode::IDiv => arith!(ArOp::IDiv, i.a(), reg!(i.b()), reg!(i.c())),
-                OpCode::Pow => arith!(ArOp::Pow, i.a(), reg!(i.b()), reg!(i.c())),
+                }
                 OpCode::BAnd | OpCode::BOr | OpCode::BXor | OpCode::Shl | OpCode::Shr => {
                     match (rref!(i.b()), rref!(i.c())) {
                         (Value::Int(p), Value::Int(q)) => {
@@ -470,6 +485,52 @@ impl State {
                     ip = code;
                     kst = fp.consts.as_ptr();
                 }
+                OpCode::TailCall => {
+                    // Tail calls of fixed-parameter Lua functions with nothing to close reuse
+                    // the frame here.
+                    if i.k() {
+                        slow!()
+                    }
+                    let Value::LuaFn(ncl) = *rref!(i.a()) else {
+                        slow!()
+                    };
+                    let fp = ncl.proto;
+                    if fp.is_vararg {
+                        slow!()
+                    }
+                    let d = self.current.data();
+                    let stack0 = d.stack.as_mut_ptr();
+                    // SAFETY: `regs` points into the stack (module invariant).
+                    let base = unsafe { regs.offset_from(stack0) } as usize;
+                    let func = base + i.a();
+                    let top = if i.b() != 0 { func + i.b() } else { d.top };
+                    let fr = d.frames.last_mut().unwrap();
+                    let dst = fr.func;
+                    let ntop = dst + 1 + fp.max_stack as usize;
+                    if ntop >= self.limits.stack {
+                        slow!()
+                    }
+                    fr.base = dst + 1;
+                    fr.top = ntop;
+                    fr.kind = FrameKind::Lua {
+                        cl: ncl,
+                        pc: 0,
+                        nextra: 0,
+                    };
+                    fr.tail = true;
+                    fr.aux = 0;
+                    d.stack.copy_within(func..top, dst);
+                    d.ensure_len(ntop);
+                    for k in top - func - 1..fp.num_params as usize {
+                        d.stack[dst + 1 + k] = Value::Nil;
+                    }
+                    cl = ncl;
+                    // SAFETY: dst + 1 < ntop <= stack.len().
+                    regs = unsafe { d.stack.as_mut_ptr().add(dst + 1) };
+                    code = fp.proto.code.as_ptr();
+                    ip = code;
+                    kst = fp.consts.as_ptr();
+                }
                 OpCode::Return0 | OpCode::Return1 => {
                     let d = self.current.data();
                     let fr = *d.frames.last().unwrap();
@@ -553,4 +614,53 @@ impl State {
             }
         }
     }
+}
+
+impl State {
+    /// `tab[key]` (integer or string key, already missed in `tab` itself) along a chain of
+    /// `__index` tables. `None` when the complete interpreter must take over (an `__index`
+    /// function or non-table, or a long chain, which it reports if it loops).
+    #[inline]
+    fn index_chain(&self, mut tab: Gc<Table>, key: Value) -> Option<Value> {
+        for _ in 0..16 {
+            let Some(mt) = tab.metatable() else {
+                return Some(Value::Nil);
+            };
+            match self.tm_from_meta(mt, Tm::Index) {
+                Value::Nil => return Some(Value::Nil),
+                Value::Table(next) => {
+                    let v = next.get(key);
+                    if !v.is_nil() {
+                        return Some(v);
+                    }
+                    tab = next;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// Arithmetic on two numbers, or `None` when the complete interpreter must handle it
+/// (non-numbers, coercions, integer division by zero).
+#[inline(always)]
+fn arith_fast(op: ArOp, x: &Value, y: &Value) -> Option<Value> {
+    let (a, b) = match (*x, *y) {
+        (Value::Int(a), Value::Int(b)) => {
+            return match op {
+                ArOp::Add => Some(Value::Int(a.wrapping_add(b))),
+                ArOp::Sub => Some(Value::Int(a.wrapping_sub(b))),
+                ArOp::Mul => Some(Value::Int(a.wrapping_mul(b))),
+                ArOp::Mod => int_mod(a, b).map(Value::Int),
+                ArOp::IDiv => int_idiv(a, b).map(Value::Int),
+                _ => Some(Value::Float(float_arith(op, a as f64, b as f64))),
+            }
+        }
+        (Value::Float(a), Value::Float(b)) => (a, b),
+        (Value::Int(a), Value::Float(b)) => (a as f64, b),
+        (Value::Float(a), Value::Int(b)) => (a, b as f64),
+        _ => return None,
+    };
+    Some(Value::Float(float_arith(op, a, b)))
 }
