@@ -16,13 +16,14 @@
 //! which re-executes the instruction from its start, so a fast path must not write anything
 //! before it is sure to complete.
 
-use crate::func::LuaClosure;
+use crate::func::{LuaClosure, NativeClosure, NativeCode};
 use crate::opcode::{Instr, OpCode};
 use crate::table::Table;
 use crate::value::Value;
 use crate::vm::exec::Flow;
 use crate::vm::frame::{Frame, FrameKind, RetMode};
 use crate::vm::meta::{float_arith, int_idiv, int_mod, shift_left, ArOp};
+use crate::vm::native::{Action, Ctx};
 use crate::vm::{LuaResult, State, Tm};
 use rua_gc::Gc;
 
@@ -127,6 +128,98 @@ impl State {
                     // SAFETY: `ip` points into the running function's code.
                     let pc = unsafe { ip.offset_from(code) } as usize;
                     self.hot.tick(cl.proto, pc);
+                }
+            }};
+        }
+        // Arithmetic with a constant operand (the k bit marks it as the first operand).
+        macro_rules! arith_k {
+            ($i:ident, $aop:expr) => {{
+                let i = $i;
+                let (x, y) = if i.k() {
+                    (konst!(i.c()), rref!(i.b()))
+                } else {
+                    (rref!(i.b()), konst!(i.c()))
+                };
+                match arith_fast($aop, x, y) {
+                    Some(r) => setreg!(i.a(), r),
+                    None => slow!(),
+                }
+            }};
+        }
+        macro_rules! arith_r {
+            ($i:ident, $aop:expr) => {{
+                let i = $i;
+                match arith_fast($aop, rref!(i.b()), rref!(i.c())) {
+                    Some(r) => setreg!(i.a(), r),
+                    None => slow!(),
+                }
+            }};
+        }
+        // Calls the value in register `$f` with the registers up to (not including) `$top` as
+        // arguments, wanting `$nres` results (-1: all). Lua functions with fixed parameters get
+        // a frame here; natives run here; everything else takes the slow path.
+        macro_rules! call {
+            ($f:expr, $top:expr, $nres:expr) => {{
+                let (f, top, nres): (usize, usize, i32) = ($f, $top, $nres);
+                match *rref!(f) {
+                    Value::LuaFn(ncl) => {
+                        let d = self.current.data();
+                        // SAFETY: `regs` points into the stack (module invariant).
+                        let base = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize;
+                        let func = base + f;
+                        let fp = ncl.proto;
+                        let ntop = func + 1 + fp.max_stack as usize;
+                        if fp.is_vararg
+                            || ntop >= self.limits.stack
+                            || d.frames.len() >= self.limits.frames
+                        {
+                            slow!()
+                        }
+                        savepc!();
+                        d.ensure_len(ntop);
+                        for k in top - f - 1..fp.num_params as usize {
+                            d.stack[func + 1 + k] = Value::Nil;
+                        }
+                        d.frames.push(Frame {
+                            func,
+                            base: func + 1,
+                            top: ntop,
+                            nresults: nres,
+                            ret: RetMode::Normal,
+                            kind: FrameKind::Lua {
+                                cl: ncl,
+                                pc: 0,
+                                nextra: 0,
+                            },
+                            aux: 0,
+                            tail: false,
+                            hook_line: 0,
+                        });
+                        cl = ncl;
+                        // SAFETY: func + 1 < ntop <= stack.len().
+                        regs = unsafe { d.stack.as_mut_ptr().add(func + 1) };
+                        code = fp.proto.code.as_ptr();
+                        ip = code;
+                        kst = fp.consts.as_ptr();
+                    }
+                    Value::NativeFn(ncl) => {
+                        if self.current.data().frames.len() >= self.limits.frames {
+                            slow!()
+                        }
+                        savepc!();
+                        // SAFETY: `regs` points into the stack (module invariant).
+                        let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
+                        match self.call_native(ncl, base as usize + f, base as usize + top, nres)? {
+                            Flow::Continue => {
+                                if self.hook_mask != 0 {
+                                    return Ok(Flow::Continue);
+                                }
+                                load!();
+                            }
+                            other => return Ok(other),
+                        }
+                    }
+                    _ => slow!(),
                 }
             }};
         }
@@ -275,54 +368,20 @@ impl State {
                     Value::Float(x) => setreg!(i.a(), Value::Float(x + i.sc() as f64)),
                     _ => slow!(),
                 },
-                OpCode::AddK
-                | OpCode::SubK
-                | OpCode::MulK
-                | OpCode::ModK
-                | OpCode::PowK
-                | OpCode::DivK
-                | OpCode::IDivK => {
-                    let aop = match op {
-                        OpCode::AddK => ArOp::Add,
-                        OpCode::SubK => ArOp::Sub,
-                        OpCode::MulK => ArOp::Mul,
-                        OpCode::ModK => ArOp::Mod,
-                        OpCode::PowK => ArOp::Pow,
-                        OpCode::DivK => ArOp::Div,
-                        _ => ArOp::IDiv,
-                    };
-                    // The k bit marks swapped operands (constant first).
-                    let (x, y) = if i.k() {
-                        (konst!(i.c()), rref!(i.b()))
-                    } else {
-                        (rref!(i.b()), konst!(i.c()))
-                    };
-                    match arith_fast(aop, x, y) {
-                        Some(r) => setreg!(i.a(), r),
-                        None => slow!(),
-                    }
-                }
-                OpCode::Add
-                | OpCode::Sub
-                | OpCode::Mul
-                | OpCode::Div
-                | OpCode::Mod
-                | OpCode::IDiv
-                | OpCode::Pow => {
-                    let aop = match op {
-                        OpCode::Add => ArOp::Add,
-                        OpCode::Sub => ArOp::Sub,
-                        OpCode::Mul => ArOp::Mul,
-                        OpCode::Div => ArOp::Div,
-                        OpCode::Mod => ArOp::Mod,
-                        OpCode::IDiv => ArOp::IDiv,
-                        _ => ArOp::Pow,
-                    };
-                    match arith_fast(aop, rref!(i.b()), rref!(i.c())) {
-                        Some(r) => setreg!(i.a(), r),
-                        None => slow!(),
-                    }
-                }
+                OpCode::AddK => arith_k!(i, ArOp::Add),
+                OpCode::SubK => arith_k!(i, ArOp::Sub),
+                OpCode::MulK => arith_k!(i, ArOp::Mul),
+                OpCode::ModK => arith_k!(i, ArOp::Mod),
+                OpCode::PowK => arith_k!(i, ArOp::Pow),
+                OpCode::DivK => arith_k!(i, ArOp::Div),
+                OpCode::IDivK => arith_k!(i, ArOp::IDiv),
+                OpCode::Add => arith_r!(i, ArOp::Add),
+                OpCode::Sub => arith_r!(i, ArOp::Sub),
+                OpCode::Mul => arith_r!(i, ArOp::Mul),
+                OpCode::Div => arith_r!(i, ArOp::Div),
+                OpCode::Mod => arith_r!(i, ArOp::Mod),
+                OpCode::IDiv => arith_r!(i, ArOp::IDiv),
+                OpCode::Pow => arith_r!(i, ArOp::Pow),
                 OpCode::BAnd | OpCode::BOr | OpCode::BXor | OpCode::Shl | OpCode::Shr => {
                     match (rref!(i.b()), rref!(i.c())) {
                         (Value::Int(p), Value::Int(q)) => {
@@ -440,50 +499,22 @@ impl State {
                     }
                 }
                 OpCode::Call => {
-                    // Only calls of fixed-parameter Lua functions are done here.
-                    let Value::LuaFn(ncl) = *rref!(i.a()) else {
-                        slow!()
+                    let a = i.a();
+                    let top = if i.b() != 0 {
+                        a + i.b()
+                    } else {
+                        // SAFETY: `regs` points into the stack (module invariant).
+                        let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
+                        self.current.data().top - base as usize
                     };
-                    let fp = ncl.proto;
-                    if fp.is_vararg {
-                        slow!()
-                    }
-                    let d = self.current.data();
-                    let stack0 = d.stack.as_mut_ptr();
-                    // SAFETY: `regs` points into the stack (module invariant).
-                    let base = unsafe { regs.offset_from(stack0) } as usize;
-                    let func = base + i.a();
-                    let top = if i.b() != 0 { func + i.b() } else { d.top };
-                    let ntop = func + 1 + fp.max_stack as usize;
-                    if ntop >= self.limits.stack || d.frames.len() >= self.limits.frames {
-                        slow!()
-                    }
-                    savepc!();
-                    d.ensure_len(ntop);
-                    for k in top - func - 1..fp.num_params as usize {
-                        d.stack[func + 1 + k] = Value::Nil;
-                    }
-                    d.frames.push(Frame {
-                        func,
-                        base: func + 1,
-                        top: ntop,
-                        nresults: i.c() as i32 - 1,
-                        ret: RetMode::Normal,
-                        kind: FrameKind::Lua {
-                            cl: ncl,
-                            pc: 0,
-                            nextra: 0,
-                        },
-                        aux: 0,
-                        tail: false,
-                        hook_line: 0,
-                    });
-                    cl = ncl;
-                    // SAFETY: func + 1 < ntop <= stack.len().
-                    regs = unsafe { d.stack.as_mut_ptr().add(func + 1) };
-                    code = fp.proto.code.as_ptr();
-                    ip = code;
-                    kst = fp.consts.as_ptr();
+                    call!(a, top, i.c() as i32 - 1);
+                }
+                OpCode::TForCall => {
+                    let a = i.a();
+                    setreg!(a + 4, reg!(a));
+                    setreg!(a + 5, reg!(a + 1));
+                    setreg!(a + 6, reg!(a + 2));
+                    call!(a + 4, a + 7, i.c() as i32);
                 }
                 OpCode::TailCall => {
                     // Tail calls of fixed-parameter Lua functions with nothing to close reuse
@@ -533,19 +564,16 @@ impl State {
                 }
                 OpCode::Return0 | OpCode::Return1 => {
                     let d = self.current.data();
-                    let fr = *d.frames.last().unwrap();
+                    let fr = d.frames.last().unwrap();
                     if fr.ret != RetMode::Normal {
                         slow!()
                     }
+                    let (dst, nresults) = (fr.func, fr.nresults);
                     let n = (op == OpCode::Return1) as usize;
                     let v = reg!(i.a());
-                    d.frames.pop();
-                    let dst = fr.func;
-                    let wanted = if fr.nresults < 0 {
-                        n
-                    } else {
-                        fr.nresults as usize
-                    };
+                    // SAFETY: the frame stack is not empty (the running frame is on it).
+                    unsafe { d.frames.set_len(d.frames.len() - 1) };
+                    let wanted = if nresults < 0 { n } else { nresults as usize };
                     if n == 1 && wanted >= 1 {
                         d.stack[dst] = v;
                     }
@@ -553,16 +581,17 @@ impl State {
                         d.stack[dst + k] = Value::Nil;
                     }
                     d.top = dst + wanted;
-                    let caller = *d.frames.last().unwrap();
-                    if d.stack.len() < caller.top {
-                        d.ensure_len(caller.top);
-                    }
+                    let caller = d.frames.last().unwrap();
+                    let (ctop, cbase) = (caller.top, caller.base);
                     let FrameKind::Lua { cl: c, pc, .. } = caller.kind else {
                         unreachable!("Normal returns go to Lua frames")
                     };
+                    if d.stack.len() < ctop {
+                        d.ensure_len(ctop);
+                    }
                     cl = c;
                     // SAFETY: the caller's base is below its top <= stack.len().
-                    regs = unsafe { d.stack.as_mut_ptr().add(caller.base) };
+                    regs = unsafe { d.stack.as_mut_ptr().add(cbase) };
                     code = c.proto.proto.code.as_ptr();
                     // SAFETY: the caller's saved pc is within its code.
                     ip = unsafe { code.add(pc) };
@@ -617,6 +646,79 @@ impl State {
 }
 
 impl State {
+    /// Calls native `ncl` at stack index `func` with the values up to `top` as arguments, for
+    /// a CALL or TFORCALL of the running Lua frame (whose pc is saved), wanting `nres` results.
+    #[inline(never)]
+    fn call_native(
+        &mut self,
+        ncl: Gc<NativeClosure>,
+        func: usize,
+        top: usize,
+        nres: i32,
+    ) -> LuaResult<Flow> {
+        let d = self.current.data();
+        let depth = d.frames.len();
+        d.stack.truncate(top);
+        d.frames.push(Frame {
+            func,
+            base: func + 1,
+            top: 0,
+            nresults: nres,
+            ret: RetMode::Normal,
+            kind: FrameKind::Native {
+                cl: ncl,
+                cont: None,
+                resume: None,
+            },
+            aux: 0,
+            tail: false,
+            hook_line: 0,
+        });
+        let action = {
+            let mut ctx = Ctx {
+                st: self,
+                base: func + 1,
+                nargs: top - func - 1,
+            };
+            match &ncl.code {
+                NativeCode::Fn(nf) => nf(&mut ctx)?,
+                NativeCode::Boxed(bf) => bf(&mut ctx)?,
+            }
+        };
+        let flow = match action {
+            Action::Return(n) => {
+                let len = self.current.data().stack.len();
+                self.post_call(len - n, n)?
+            }
+            other => self.handle_action(other)?,
+        };
+        if let Flow::Continue = flow {
+            let d = self.current.data();
+            if d.frames.len() == depth && self.gc.should_collect(&mut self.heap) {
+                // The native finished on this thread: a safepoint, with the registers live
+                // up to the call's results.
+                let live = if nres < 0 {
+                    d.top
+                } else {
+                    func + nres as usize
+                };
+                self.collect_at(live);
+            }
+        }
+        Ok(flow)
+    }
+
+    /// A collection at a safepoint of the running Lua frame whose live registers end at stack
+    /// index `live`.
+    #[cold]
+    #[inline(never)]
+    fn collect_at(&mut self, live: usize) {
+        let th = self.current;
+        th.data().gc_top = Some(live);
+        self.collect_step();
+        th.data().gc_top = None;
+    }
+
     /// `tab[key]` (integer or string key, already missed in `tab` itself) along a chain of
     /// `__index` tables. `None` when the complete interpreter must take over (an `__index`
     /// function or non-table, or a long chain, which it reports if it loops).
@@ -646,8 +748,9 @@ impl State {
 /// (non-numbers, coercions, integer division by zero).
 #[inline(always)]
 fn arith_fast(op: ArOp, x: &Value, y: &Value) -> Option<Value> {
-    let (a, b) = match (*x, *y) {
+    let (a, b) = match (x, y) {
         (Value::Int(a), Value::Int(b)) => {
+            let (a, b) = (*a, *b);
             return match op {
                 ArOp::Add => Some(Value::Int(a.wrapping_add(b))),
                 ArOp::Sub => Some(Value::Int(a.wrapping_sub(b))),
@@ -655,11 +758,11 @@ fn arith_fast(op: ArOp, x: &Value, y: &Value) -> Option<Value> {
                 ArOp::Mod => int_mod(a, b).map(Value::Int),
                 ArOp::IDiv => int_idiv(a, b).map(Value::Int),
                 _ => Some(Value::Float(float_arith(op, a as f64, b as f64))),
-            }
+            };
         }
-        (Value::Float(a), Value::Float(b)) => (a, b),
-        (Value::Int(a), Value::Float(b)) => (a as f64, b),
-        (Value::Float(a), Value::Int(b)) => (a, b as f64),
+        (Value::Float(a), Value::Float(b)) => (*a, *b),
+        (Value::Int(a), Value::Float(b)) => (*a as f64, *b),
+        (Value::Float(a), Value::Int(b)) => (*a, *b as f64),
         _ => return None,
     };
     Some(Value::Float(float_arith(op, a, b)))
