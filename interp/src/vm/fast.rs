@@ -656,7 +656,8 @@ impl State {
         top: usize,
         nres: i32,
     ) -> LuaResult<Flow> {
-        let d = self.current.data();
+        let th = self.current;
+        let d = th.data();
         let depth = d.frames.len();
         d.stack.truncate(top);
         d.frames.push(Frame {
@@ -693,8 +694,11 @@ impl State {
             other => self.handle_action(other)?,
         };
         if let Flow::Continue = flow {
-            let d = self.current.data();
-            if d.frames.len() == depth && self.gc.should_collect(&mut self.heap) {
+            let d = th.data();
+            if Gc::ptr_eq(self.current, th)
+                && d.frames.len() == depth
+                && self.gc.should_collect(&mut self.heap)
+            {
                 // The native finished on this thread: a safepoint, with the registers live
                 // up to the call's results.
                 let live = if nres < 0 {
