@@ -8,6 +8,7 @@
 
 use crate::func::{UpState, UpVal};
 use crate::value::Value;
+use crate::vm::debughook::DebugHook;
 use crate::vm::frame::Frame;
 use rua_gc::{Gc, Trace, Tracer};
 use std::cell::UnsafeCell;
@@ -53,6 +54,8 @@ pub struct ThreadData {
     /// Native frames of this thread waiting in a continuation (pcall, xpcall, ...). PUC
     /// nests such calls on the C stack, so they count toward the C-call limit here too.
     pub pending_conts: u32,
+    /// This thread's debug hook (`debug.sethook`).
+    pub hook: DebugHook,
 }
 
 /// A Lua thread object.
@@ -77,6 +80,7 @@ impl Thread {
                 gc_top: None,
                 resume_depth: 0,
                 pending_conts: 0,
+                hook: DebugHook::default(),
             }),
         }
     }
@@ -202,6 +206,7 @@ impl Trace for Thread {
         if let Some(e) = d.error {
             e.trace(t);
         }
+        d.hook.func.trace(t);
     }
     fn extra_size(&self) -> usize {
         let d = self.data();

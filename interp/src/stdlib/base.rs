@@ -458,6 +458,7 @@ fn load(ctx: &mut Ctx) -> LuaResult<Action> {
                 // Errors raised by the reader are returned by load, not propagated.
                 let r = match ctx.st.call_value_protected(chunk, &[], 1) {
                     Ok(r) => r,
+                    Err(e) if e.is_uncatchable() => return Err(e),
                     Err(e) => return ctx.ret(&[Value::Nil, e.value()]),
                 };
                 match r.first() {

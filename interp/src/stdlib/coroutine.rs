@@ -37,7 +37,9 @@ fn check_co(ctx: &mut Ctx, i: usize) -> LuaResult<Gc<Thread>> {
 /// Creates a coroutine object running `f`.
 pub fn new_coroutine(st: &mut State, f: Value) -> Gc<Thread> {
     let th = st.heap.alloc(Thread::new());
-    th.data().stack.push(f);
+    let d = th.data();
+    d.stack.push(f);
+    d.hook = st.current.data().hook.inherited();
     th
 }
 
@@ -140,6 +142,9 @@ fn close(ctx: &mut Ctx) -> LuaResult<Action> {
         if !tm.is_nil() {
             let e = co.data().error.unwrap_or(Value::Nil);
             if let Err(e2) = ctx.st.call_value_protected(tm, &[v, e], 0) {
+                if e2.is_uncatchable() {
+                    return Err(e2);
+                }
                 co.data().error = Some(e2.value());
             }
         }

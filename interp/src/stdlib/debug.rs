@@ -1,8 +1,9 @@
-//! The debug library (subset): traceback, getinfo, getlocal, getupvalue/setupvalue,
-//! upvalueid, getmetatable/setmetatable, getregistry. Hooks are not implemented yet and are
-//! absent from the table.
+//! The debug library: traceback, getinfo, getlocal, getupvalue/setupvalue, upvalueid,
+//! upvaluejoin, getmetatable/setmetatable, getregistry, user values, and per-thread hooks
+//! (sethook/gethook, see [`crate::vm::debughook`]).
 
 use crate::func::{LuaClosure, NativeClosure};
+use crate::thread::Thread;
 use crate::value::Value;
 use crate::vm::debughook::{HOOK_CALL, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::FrameKind;
@@ -380,16 +381,20 @@ fn upvaluejoin(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret0()
 }
 
+/// The optional thread argument of `sethook`/`gethook` (PUC's `getthread`): the thread and
+/// the index of the first argument after it.
+fn thread_arg(ctx: &Ctx) -> (Gc<Thread>, usize) {
+    match ctx.arg(1) {
+        Value::Thread(t) => (t, 2),
+        _ => (ctx.st.current, 1),
+    }
+}
+
 fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
-    // An optional thread argument comes first; hooks are per state in Rua.
-    let first = if matches!(ctx.arg(1), Value::Thread(_)) {
-        2
-    } else {
-        1
-    };
+    let (th, first) = thread_arg(ctx);
     let f = ctx.arg(first);
     if f.is_nil() || ctx.nargs() < first {
-        ctx.st.set_debug_hook(Value::Nil, 0, 0);
+        ctx.st.set_debug_hook(th, Value::Nil, 0, 0);
         return ctx.ret0();
     }
     if !f.is_function() {
@@ -406,15 +411,17 @@ fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
             _ => 0,
         };
     }
-    ctx.st.set_debug_hook(f, mask, count);
+    ctx.st.set_debug_hook(th, f, mask, count);
     ctx.ret0()
 }
 
 fn gethook(ctx: &mut Ctx) -> LuaResult<Action> {
-    if ctx.st.hook_mask == 0 {
+    let (th, _) = thread_arg(ctx);
+    let h = th.data().hook;
+    if h.mask == 0 {
         return ctx.ret1(Value::Nil);
     }
-    let h = &ctx.st.debug_hook;
+    // A hook inherited from the creating thread has a mask but no function: nil comes first.
     let (f, mask, count) = (h.func, h.mask, h.count);
     let mut m = String::new();
     if mask & HOOK_CALL != 0 {

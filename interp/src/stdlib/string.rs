@@ -9,7 +9,7 @@
 
 use crate::stdlib::base::{index_value, tostring_value};
 use crate::stdlib::pack::{self, PackArgs, PackError, Unpacked};
-use crate::stdlib::pattern::{self, Capture, Gmatch, Gsub, Match, MatchLimits, PatternError};
+use crate::stdlib::pattern::{self, Capture, Gmatch, Gsub, Match, PatternError};
 use crate::stdlib::strformat::{self, FormatArgs, Literal};
 use crate::string::LuaStr;
 use crate::userdata::UserData;
@@ -163,7 +163,8 @@ fn rep(ctx: &mut Ctx) -> LuaResult<Action> {
     }
     let n = n as usize;
     let total = n * s.len() + (n - 1) * sep.len();
-    let mut out = Vec::with_capacity(total);
+    ctx.st.account_buffer(total, total)?;
+    let mut out = ctx.st.try_vec(total)?;
     for i in 0..n {
         if i > 0 {
             out.extend_from_slice(sep);
@@ -230,7 +231,8 @@ fn dump(ctx: &mut Ctx) -> LuaResult<Action> {
 fn pattern_error(ctx: &mut Ctx, e: PatternError) -> LuaError {
     match e {
         PatternError::Error(m) => ctx.error(m),
-        PatternError::StepLimit => ctx.error("pattern too complex"),
+        // The budget is the state's instruction budget (see `vm::limits`).
+        PatternError::StepLimit => ctx.st.instruction_limit_error(),
     }
 }
 
@@ -278,8 +280,10 @@ fn find_aux(ctx: &mut Ctx, find: bool) -> LuaResult<Action> {
         }
         return ctx.ret1(Value::Nil);
     }
-    let mut limits = MatchLimits::unlimited();
-    let m = match pattern::find(sb, pb, init, &mut limits) {
+    let mut limits = ctx.st.match_budget();
+    let m = pattern::find(sb, pb, init, &mut limits);
+    ctx.st.settle_match_budget(&limits);
+    let m = match m {
         Ok(Some(m)) => m,
         Ok(None) => return ctx.ret1(Value::Nil),
         Err(e) => return Err(pattern_error(ctx, e)),
@@ -343,8 +347,9 @@ fn gmatch_aux(ctx: &mut Ctx) -> LuaResult<Action> {
         Some(g) => *g,
         None => return Err(ctx.error("invalid gmatch state")),
     };
-    let mut limits = MatchLimits::unlimited();
+    let mut limits = ctx.st.match_budget();
     let r = gm.next(s.as_bytes(), p.as_bytes(), &mut limits);
+    ctx.st.settle_match_budget(&limits);
     if let Some(g) = ud.data.borrow_mut().downcast_mut::<Gmatch>() {
         *g = gm;
     }
@@ -370,15 +375,25 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
     };
     let subject = s.as_bytes();
     let (mut g, pat) = Gsub::new(p.as_bytes(), max);
-    let mut limits = MatchLimits::unlimited();
     let mut out = Vec::with_capacity(subject.len());
+    let mut last_len = 0;
     let mut changed = false;
     loop {
-        let m = match g.next_match(subject, pat, &mut limits, &mut out) {
+        // A fresh budget each time: replacement functions and metamethods run Lua code that
+        // charges the same instruction budget.
+        let mut limits = ctx.st.match_budget();
+        let m = g.next_match(subject, pat, &mut limits, &mut out);
+        ctx.st.settle_match_budget(&limits);
+        let m = match m {
             Ok(Some(m)) => m,
             Ok(None) => break,
             Err(e) => return Err(pattern_error(ctx, e)),
         };
+        if out.len() > last_len {
+            // (Only the arguments are held here, and they are rooted.)
+            ctx.st.account_buffer(out.len() - last_len, out.len())?;
+            last_len = out.len();
+        }
         if let Some(r) = &repl_str {
             pattern::expand_replacement(r.as_bytes(), subject, &m, &mut out)
                 .map_err(|e| pattern_error(ctx, e))?;
@@ -501,6 +516,7 @@ fn format(ctx: &mut Ctx) -> LuaResult<Action> {
         held: None,
     };
     strformat::format(fmt.as_bytes(), &mut args, &mut out)?;
+    ctx.st.account_buffer(out.len(), out.len())?;
     let v = ctx.new_string(out);
     ctx.ret1(v)
 }

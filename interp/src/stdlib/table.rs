@@ -243,6 +243,7 @@ fn concat(ctx: &mut Ctx) -> LuaResult<Action> {
     let mut out = Vec::new();
     while i <= last {
         let v = geti(ctx, t, i)?;
+        let before = out.len();
         match v {
             Value::Str(s) => out.extend_from_slice(s.as_bytes()),
             Value::Int(n) => crate::number::fmt_int(n, &mut out),
@@ -255,10 +256,14 @@ fn concat(ctx: &mut Ctx) -> LuaResult<Action> {
                 )))
             }
         }
+        if i < last {
+            out.extend_from_slice(sep);
+        }
+        // Sandboxing limits: only the table argument (rooted) is held here.
+        ctx.st.account_buffer(out.len() - before, out.len())?;
         if i == last {
             break;
         }
-        out.extend_from_slice(sep);
         i += 1;
     }
     let v = ctx.new_string(out);
@@ -340,6 +345,8 @@ struct Sorter<'a, 'b> {
 impl Sorter<'_, '_> {
     /// `a < b` according to the sort order.
     fn lt(&mut self, a: Value, b: Value) -> LuaResult<bool> {
+        // Each comparison counts as an instruction (see `vm::limits`).
+        self.ctx.st.charge_instructions(1)?;
         if self.cmp.is_nil() {
             less_than(self.ctx, a, b)
         } else {
@@ -446,7 +453,8 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
             return Err(ctx.type_error(2, "function"));
         }
         let n = n as usize;
-        let mut a = Vec::with_capacity(n + 1);
+        // A proxy table may claim any length: fail cleanly rather than abort.
+        let mut a = ctx.st.try_vec(n + 1)?;
         a.push(Value::Nil);
         for i in 1..=n {
             let v = geti(ctx, t, i as i64)?;

@@ -29,6 +29,9 @@ pub struct GcState {
     pub collections: u64,
     /// Stress mode: collect at every safepoint (for testing rooting).
     pub stress: bool,
+    /// The host's memory limit (`usize::MAX`: none): safepoints act when the heap is over it
+    /// even while the collector is stopped.
+    pub limit: usize,
 }
 
 impl GcState {
@@ -44,13 +47,15 @@ impl GcState {
             in_finalizer: false,
             collections: 0,
             stress: false,
+            limit: usize::MAX,
         }
     }
 
     /// Cheap check done at safepoints.
     #[inline]
     pub fn should_collect(&self, heap: &mut Heap) -> bool {
-        self.running && (self.stress || heap.bytes() > self.threshold)
+        let b = heap.bytes();
+        (self.running && (self.stress || b > self.threshold)) || b > self.limit
     }
 }
 
@@ -61,18 +66,38 @@ impl Default for GcState {
 }
 
 impl State {
-    /// A collection triggered by allocation at a safepoint.
-    pub fn collect_step(&mut self) {
+    /// A collection triggered by allocation at a safepoint. Fails with "not enough memory"
+    /// when the heap stays over the memory limit (see [`crate::vm::limits`]).
+    pub fn collect_step(&mut self) -> crate::vm::LuaResult<()> {
         if self.gc.in_finalizer {
             // Postpone: raise the threshold a little to avoid re-checking constantly.
             self.gc.threshold = self.heap.bytes() + (1 << 20);
-            return;
+        } else if self.gc.running {
+            self.full_gc();
         }
-        self.full_gc();
+        self.enforce_memory_limit(0)
     }
 
     /// Runs a full collection and then pending finalizers.
     pub fn full_gc(&mut self) {
+        self.collect_garbage();
+        self.run_finalizers();
+    }
+
+    /// A collection that runs no Lua code (finalizers wait for the next regular collection),
+    /// as PUC's emergency collections: used when an allocation would exceed the memory limit.
+    pub(crate) fn emergency_gc(&mut self) {
+        // The running thread may be inside a Lua frame holding results above its register
+        // window (a multi-result call feeding the next instruction): keep its whole stack.
+        let th = self.current.data();
+        let saved = th.gc_top;
+        th.gc_top = Some(th.stack.len());
+        self.collect_garbage();
+        self.current.data().gc_top = saved;
+    }
+
+    /// Mark, resurrect objects awaiting finalization, clear weak entries, sweep.
+    fn collect_garbage(&mut self) {
         self.mark_roots();
         self.heap.propagate();
         // Weak values are cleared before objects with finalizers are resurrected.
@@ -96,7 +121,6 @@ impl State {
         let live = self.heap.sweep();
         self.gc.collections += 1;
         self.gc.threshold = (live / 100).saturating_mul(self.gc.pause).max(1 << 20);
-        self.run_finalizers();
     }
 
     fn mark_roots(&mut self) {
@@ -115,7 +139,6 @@ impl State {
         for v in &self.roots {
             v.trace(t);
         }
-        self.debug_hook.func.trace(t);
         for th in &self.task_threads {
             t.mark(*th);
         }

@@ -1,26 +1,40 @@
-//! Debug hooks (`debug.sethook`): the hook function and its event mask, and how the VM
-//! reports call, return, line and count events to it.
+//! Debug hooks (`debug.sethook`): the hook function and event mask each thread carries, and
+//! how the VM reports call, return, line and count events to it.
+//!
+//! Hooks belong to threads, as in PUC Lua: `debug.sethook(co, f, mask)` hooks only `co`, and a
+//! new coroutine starts with its creator's mask and count but no hook function (PUC keys the
+//! Lua hook function by thread, so the inherited C hook finds none and does nothing).
 //!
 //! The dispatch loop has a separate instance for hooked execution (see `exec::execute`), so
-//! programs without hooks pay nothing per instruction.
+//! programs without hooks pay nothing per instruction. [`State::hook_mask`] caches the mask
+//! the loop obeys: the running thread's hook events plus [`HOOK_LIMIT`] when a sandboxing
+//! limit is set (see [`crate::vm::limits`]); it is recomputed whenever the running thread or
+//! a hook changes, and the loop re-enters the right instance after every such change.
 
+use crate::thread::Thread;
 use crate::value::Value;
 use crate::vm::{LuaResult, State};
+use rua_gc::Gc;
 
 /// Event mask bits.
 pub const HOOK_CALL: u8 = 1;
 pub const HOOK_RET: u8 = 2;
 pub const HOOK_LINE: u8 = 4;
 pub const HOOK_COUNT: u8 = 8;
+/// Not a debug event: an instruction or memory limit is in force, so the hooked loop must
+/// count instructions (see [`crate::vm::limits`]).
+pub const HOOK_LIMIT: u8 = 16;
 
-/// The installed hook.
+/// A thread's hook.
+#[derive(Clone, Copy)]
 pub struct DebugHook {
+    /// The hook function (nil: none, even if `mask` is inherited from the creator).
     pub func: Value,
     pub mask: u8,
     /// Instructions between count events (0: no count events).
     pub count: u32,
     counter: u32,
-    /// `false` while a hook runs (hooks do not nest).
+    /// `false` while a hook runs on this thread (hooks do not nest).
     pub allow: bool,
 }
 
@@ -48,45 +62,86 @@ impl DebugHook {
             true
         }
     }
+
+    /// The hook a thread created while this one runs starts with: same mask and count, no
+    /// function.
+    pub fn inherited(&self) -> DebugHook {
+        DebugHook {
+            func: Value::Nil,
+            mask: self.mask,
+            count: self.count,
+            counter: self.count,
+            allow: true,
+        }
+    }
+
+    /// The events the VM must report (none without a function).
+    #[inline]
+    pub fn active_mask(&self) -> u8 {
+        if self.func.is_nil() {
+            0
+        } else {
+            self.mask
+        }
+    }
 }
 
 impl State {
-    /// Installs a hook (`func` nil or an empty mask removes it).
-    pub fn set_debug_hook(&mut self, func: Value, mask: u8, count: u32) {
+    /// Installs a hook on thread `th` (`func` nil or an empty mask removes it).
+    pub fn set_debug_hook(&mut self, th: Gc<Thread>, func: Value, mask: u8, count: u32) {
         let mask = if count > 0 {
             mask | HOOK_COUNT
         } else {
             mask & !HOOK_COUNT
         };
+        let d = th.data();
         if func.is_nil() || mask == 0 {
-            self.debug_hook = DebugHook::default();
-            self.hook_mask = 0;
+            d.hook = DebugHook {
+                allow: d.hook.allow,
+                ..DebugHook::default()
+            };
         } else {
-            self.debug_hook = DebugHook {
+            d.hook = DebugHook {
                 func,
                 mask,
                 count,
                 counter: count,
-                allow: self.debug_hook.allow,
+                allow: d.hook.allow,
             };
-            self.hook_mask = mask;
         }
+        self.refresh_hook_mask();
     }
 
-    /// Calls the hook function for `event` (with the line for line events), unless a hook is
-    /// already running.
+    /// Makes `th` the running thread (the loop's `check_mode` then picks the instance its
+    /// hook needs).
+    #[inline]
+    pub(crate) fn set_current(&mut self, th: Gc<Thread>) {
+        self.current = th;
+        self.refresh_hook_mask();
+    }
+
+    /// Recomputes [`State::hook_mask`] from the running thread's hook and the limits.
+    #[inline]
+    pub(crate) fn refresh_hook_mask(&mut self) {
+        let limit = if self.limits_active() { HOOK_LIMIT } else { 0 };
+        self.hook_mask = self.current.data().hook.active_mask() | limit;
+    }
+
+    /// Calls the running thread's hook function for `event` (with the line for line events),
+    /// unless a hook is already running on that thread.
     pub(crate) fn run_hook(&mut self, event: &str, line: Option<u32>) -> LuaResult<()> {
-        if !self.debug_hook.allow || self.debug_hook.func.is_nil() {
+        let th = self.current;
+        let h = th.data().hook;
+        if !h.allow || h.func.is_nil() {
             return Ok(());
         }
-        let f = self.debug_hook.func;
         let ev = self.str_value(event);
-        self.debug_hook.allow = false;
+        th.data().hook.allow = false;
         let r = match line {
-            Some(l) => self.call_value(f, &[ev, Value::Int(l as i64)], 0),
-            None => self.call_value(f, &[ev], 0),
+            Some(l) => self.call_value(h.func, &[ev, Value::Int(l as i64)], 0),
+            None => self.call_value(h.func, &[ev], 0),
         };
-        self.debug_hook.allow = true;
+        th.data().hook.allow = true;
         r.map(|_| ())
     }
 }

@@ -38,6 +38,7 @@ impl State {
     /// Creates a task that will call `f(args...)`.
     pub fn spawn_task(&mut self, f: Value, args: &[Value]) -> Task {
         let th = self.heap.alloc(Thread::new());
+        th.data().hook = self.current.data().hook.inherited();
         {
             let d = th.data();
             d.stack.push(f);
@@ -63,10 +64,11 @@ impl State {
         let th = task.thread;
         let r = if !task.started {
             task.started = true;
-            self.current = th;
+            self.set_current(th);
             self.run_call(0, -1)
         } else {
-            self.current = task.awaiting.take().unwrap_or(th);
+            let cur = task.awaiting.take().unwrap_or(th);
+            self.set_current(cur);
             let completion = task
                 .completion
                 .take()
@@ -98,7 +100,7 @@ impl State {
             task.done = true;
             self.finish_task(th);
         }
-        self.current = prev;
+        self.set_current(prev);
         self.in_async = prev_async;
         step
     }

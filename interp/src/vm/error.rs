@@ -14,15 +14,48 @@ struct ErrorInner {
     traceback: Option<String>,
     /// The message handler of the catching `xpcall` has already transformed `value`.
     handled: bool,
+    kind: ErrorKind,
+}
+
+/// What kind of failure an error reports (for hosts; Lua code sees only the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Raised by Lua code or a library function (`error`, runtime errors).
+    Runtime,
+    /// "not enough memory": an allocation beyond the state's memory limit (catchable, as
+    /// PUC's `LUA_ERRMEM`; message handlers do not run for it).
+    Memory,
+    /// The state's instruction limit was exceeded. Uncatchable: `pcall`, `xpcall`,
+    /// `coroutine.resume` and the like let it pass (pending `__close` handlers still run), so
+    /// it always reaches the host.
+    InstructionLimit,
 }
 
 impl LuaError {
     pub fn new(value: Value) -> LuaError {
+        Self::with_kind(value, ErrorKind::Runtime)
+    }
+
+    /// An error of a given kind.
+    pub fn with_kind(value: Value, kind: ErrorKind) -> LuaError {
         LuaError(Box::new(ErrorInner {
             value,
             traceback: None,
             handled: false,
+            kind,
         }))
+    }
+
+    /// The kind of failure.
+    #[inline]
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// `true` for errors that protected calls inside Lua must not catch.
+    #[inline]
+    pub fn is_uncatchable(&self) -> bool {
+        self.0.kind == ErrorKind::InstructionLimit
     }
 
     /// The error value.

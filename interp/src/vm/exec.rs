@@ -18,11 +18,11 @@ use crate::number::{float_ceil_to_int, float_floor_to_int};
 use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
-use crate::vm::debughook::{HOOK_CALL, HOOK_COUNT, HOOK_LINE, HOOK_RET};
+use crate::vm::debughook::{HOOK_CALL, HOOK_COUNT, HOOK_LIMIT, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
 use crate::vm::meta::{arith_numbers, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
-use crate::vm::{LuaError, LuaResult, StackLimits, State, Tm, MAX_C_DEPTH};
+use crate::vm::{ErrorKind, LuaError, LuaResult, StackLimits, State, Tm, MAX_C_DEPTH};
 use rua_gc::Gc;
 
 /// What the loop should do after an operation.
@@ -470,7 +470,7 @@ impl State {
         cd.status = ThreadStatus::Running;
         cd.resumer = Some(me);
         cd.resume_depth = depth;
-        self.current = co;
+        self.set_current(co);
         self.c_depth += 1;
         if !cd.started {
             cd.started = true;
@@ -513,9 +513,14 @@ impl State {
         err: Option<LuaError>,
     ) -> LuaResult<Flow> {
         let resumer = co.data().resumer.take().expect("coroutine has a resumer");
-        self.current = resumer;
+        self.set_current(resumer);
         let rd = resumer.data();
         rd.status = ThreadStatus::Running;
+        let err = match err {
+            // Not a result of the resume: keep unwinding in the resumer.
+            Some(e) if e.is_uncatchable() => return Err(e),
+            other => other,
+        };
         let kind = match rd.frames.last().map(|f| f.kind) {
             Some(FrameKind::Native {
                 resume: Some(k), ..
@@ -587,7 +592,7 @@ impl State {
                     cont: Some(c), cl, ..
                 } = f.kind
                 {
-                    if c.catch != Catch::No {
+                    if c.catch != Catch::No && !e.is_uncatchable() {
                         let level = f.aux;
                         self.close_for_error(th, level, &mut e);
                         let d = th.data();
@@ -649,7 +654,8 @@ impl State {
     /// nested runs (natives calling Lua) but not coroutine boundaries, and a handler runs once
     /// per error.
     fn apply_message_handler(&mut self, e: &mut LuaError) {
-        if e.handled() {
+        // No handler runs for memory errors (as PUC) or for errors no one may catch.
+        if e.handled() || e.kind() != ErrorKind::Runtime {
             return;
         }
         if self.in_msg_handler {
@@ -721,8 +727,10 @@ impl State {
                 self.roots.push(e.value());
                 let r = self.call_value(tm, &[v, e.value()], 0);
                 self.roots.pop();
-                if let Err(e2) = r {
-                    *e = e2;
+                match r {
+                    // An uncatchable error is never replaced by a handler's error.
+                    Err(e2) if !e.is_uncatchable() => *e = e2,
+                    _ => {}
                 }
             }
         }
@@ -971,8 +979,9 @@ impl State {
                     savepc!();
                     let top = $top;
                     th.data().gc_top = Some(top);
-                    self.collect_step();
+                    let r = self.collect_step();
                     th.data().gc_top = None;
+                    r?;
                     reload!();
                 }
             }};
@@ -988,7 +997,19 @@ impl State {
                 }
                 stepped = true;
             }
-            if HOOKED && self.hook_mask & (HOOK_LINE | HOOK_COUNT) != 0 && self.debug_hook.allow {
+            // Sandboxing limits (instruction budget, memory): see `vm::limits`.
+            if HOOKED && self.hook_mask & HOOK_LIMIT != 0 && self.limit_tick() {
+                // As if fetched, so that errors report this instruction's line.
+                // SAFETY: `ip` points at an instruction, so one past it is in bounds.
+                ip = unsafe { ip.add(1) };
+                savepc!();
+                self.limit_slow()?;
+                check_mode!();
+                reload!();
+                // SAFETY: reload! set ip one past the current instruction.
+                ip = unsafe { ip.sub(1) };
+            }
+            if HOOKED && self.hook_mask & (HOOK_LINE | HOOK_COUNT) != 0 && th.data().hook.allow {
                 let pc = pcidx!();
                 let lines = &cl.proto.proto.lines;
                 let line = lines.get(pc).copied().unwrap_or(0);
@@ -1003,7 +1024,7 @@ impl State {
                 let new_line = self.hook_mask & HOOK_LINE != 0
                     && (pc == 0 || pc <= last_pc || line != prev_line);
                 fr.hook_line = line;
-                let count = self.hook_mask & HOOK_COUNT != 0 && self.debug_hook.tick();
+                let count = self.hook_mask & HOOK_COUNT != 0 && th.data().hook.tick();
                 last_pc = pc;
                 if new_line || count {
                     // As if the instruction had been fetched, so that getinfo reports its line.

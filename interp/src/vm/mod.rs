@@ -6,7 +6,8 @@
 //! * [`debuginfo`]: symbolic names of registers and functions, tracebacks;
 //! * [`collect`]: garbage-collection policy (roots, finalizers, weak tables, pacing);
 //! * [`native`]: the interface for Rust functions;
-//! * [`driver`]: running Lua threads as futures (async host functions).
+//! * [`driver`]: running Lua threads as futures (async host functions);
+//! * [`debughook`]: per-thread debug hooks; [`limits`]: instruction and memory limits.
 
 pub mod collect;
 pub mod debughook;
@@ -17,6 +18,7 @@ pub mod exec;
 pub mod fast;
 pub mod frame;
 pub mod hook;
+pub mod limits;
 pub mod meta;
 pub mod native;
 
@@ -26,7 +28,7 @@ use crate::string::{Interner, LuaStr};
 use crate::table::Table;
 use crate::thread::Thread;
 use crate::value::Value;
-pub use error::LuaError;
+pub use error::{ErrorKind, LuaError};
 use rua_gc::{Gc, Heap};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -139,11 +141,13 @@ pub struct State {
     pub limits: StackLimits,
     /// `warn` output enabled (`warn("@on")`, `rua -W`).
     pub warnings_on: bool,
-    /// The debug hook and its event mask (0: no hook; the hot loop checks only this).
-    pub debug_hook: debughook::DebugHook,
+    /// The events the loop must report for the running thread's hook, plus
+    /// [`debughook::HOOK_LIMIT`] under sandboxing limits (0: the unhooked loop runs).
     pub hook_mask: u8,
     /// `true` while an `xpcall` message handler runs.
     pub in_msg_handler: bool,
+    /// Instruction and memory limits set by the host.
+    pub sandbox: limits::Limits,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
@@ -209,9 +213,9 @@ impl State {
             hot: hook::HotCounters::default(),
             limits: StackLimits::normal(),
             warnings_on: false,
-            debug_hook: debughook::DebugHook::default(),
             hook_mask: 0,
             in_msg_handler: false,
+            sandbox: limits::Limits::default(),
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));

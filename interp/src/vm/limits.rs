@@ -1,0 +1,241 @@
+//! Sandboxing limits for hosts running untrusted code: an instruction budget and a memory
+//! limit.
+//!
+//! * **Instructions** ([`State::set_instruction_limit`]): every VM instruction of every thread
+//!   costs one unit of a budget shared by the state; long-running library functions charge an
+//!   equivalent cost (the pattern matcher one unit per step, `string.rep` and `table.concat`
+//!   in proportion to the bytes and elements they produce, `table.sort` per comparison).
+//!   When the budget runs out the running code fails with "instruction limit exceeded", an
+//!   error of kind [`ErrorKind::InstructionLimit`] that no protected call inside Lua catches
+//!   (`pcall`, `xpcall`, `coroutine.resume`, `coroutine.wrap`): it unwinds to the host,
+//!   running pending `__close` handlers on the way (which themselves have no budget left).
+//!   The budget stays exhausted until the host sets a limit again.
+//! * **Memory** ([`State::set_memory_limit`]): a bound on the heap bytes as the collector
+//!   counts them (`collectgarbage("count")`). Crossing it triggers a full collection; if the
+//!   heap is still over the limit the allocating code raises "not enough memory", a catchable
+//!   error of kind [`ErrorKind::Memory`] (as PUC's `LUA_ERRMEM`; message handlers do not run
+//!   for it). Library functions that build big strings check the limit *before* allocating
+//!   ([`State::reserve_memory`]); other allocations are checked right after, at the next
+//!   safepoint.
+//!
+//! Enforcement costs nothing when no limit is set: with a limit the state runs the hooked
+//! instance of the dispatch loop (the [`crate::vm::debughook::HOOK_LIMIT`] bit of `hook_mask`), which calls
+//! [`State::limit_tick`] before each instruction.
+
+use crate::stdlib::pattern::MatchLimits;
+use crate::vm::error::ErrorKind;
+use crate::vm::{LuaError, LuaResult, State};
+
+/// Message of the instruction-limit error.
+pub const INSTRUCTION_LIMIT_MSG: &str = "instruction limit exceeded";
+/// Message of the memory error (exactly PUC's).
+pub const MEMORY_ERROR_MSG: &str = "not enough memory";
+
+/// Limit state kept by [`State`].
+pub struct Limits {
+    /// The instruction limit as set by the host.
+    pub(crate) instructions: Option<u64>,
+    /// Instructions still allowed (`u64::MAX` without a limit).
+    pub(crate) instr_left: u64,
+    /// Heap bytes allowed (`usize::MAX` without a limit).
+    pub(crate) memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            instructions: None,
+            instr_left: u64::MAX,
+            memory: usize::MAX,
+        }
+    }
+}
+
+impl State {
+    /// Sets (or with `None` removes) the instruction budget, counted from now across all
+    /// threads of the state. Setting it again restarts the count, which also makes a state
+    /// whose budget ran out usable again.
+    pub fn set_instruction_limit(&mut self, limit: Option<u64>) {
+        self.sandbox.instructions = limit;
+        self.sandbox.instr_left = limit.unwrap_or(u64::MAX);
+        self.refresh_hook_mask();
+    }
+
+    /// The instruction limit in force.
+    pub fn instruction_limit(&self) -> Option<u64> {
+        self.sandbox.instructions
+    }
+
+    /// Instructions left before the limit is reached (`None` without a limit).
+    pub fn instructions_remaining(&self) -> Option<u64> {
+        self.sandbox.instructions.map(|_| self.sandbox.instr_left)
+    }
+
+    /// Sets (or with `None` removes) the bound on heap bytes.
+    pub fn set_memory_limit(&mut self, limit: Option<usize>) {
+        self.sandbox.memory = limit.unwrap_or(usize::MAX);
+        self.gc.limit = self.sandbox.memory;
+        self.refresh_hook_mask();
+    }
+
+    /// The memory limit in force.
+    pub fn memory_limit(&self) -> Option<usize> {
+        (self.sandbox.memory != usize::MAX).then_some(self.sandbox.memory)
+    }
+
+    /// `true` when some limit needs the hooked loop.
+    #[inline]
+    pub(crate) fn limits_active(&self) -> bool {
+        self.sandbox.instructions.is_some() || self.sandbox.memory != usize::MAX
+    }
+
+    /// The error raised when the instruction budget is exhausted.
+    pub fn instruction_limit_error(&mut self) -> LuaError {
+        let v = self.error_str(INSTRUCTION_LIMIT_MSG).value();
+        LuaError::with_kind(v, ErrorKind::InstructionLimit)
+    }
+
+    /// The "not enough memory" error.
+    pub fn memory_error(&mut self) -> LuaError {
+        let v = self.error_str(MEMORY_ERROR_MSG).value();
+        LuaError::with_kind(v, ErrorKind::Memory)
+    }
+
+    /// Called by the hooked loop before each instruction when `HOOK_LIMIT` is set: counts
+    /// the instruction; `true` when [`State::limit_slow`] must run (budget exhausted or heap
+    /// over the memory limit).
+    #[inline(always)]
+    pub(crate) fn limit_tick(&mut self) -> bool {
+        let l = &mut self.sandbox;
+        if l.instr_left == 0 {
+            return true;
+        }
+        l.instr_left -= 1;
+        l.memory != usize::MAX && self.heap.bytes() > l.memory
+    }
+
+    /// The slow path of [`State::limit_tick`]: raises the instruction-limit error, or collects
+    /// and raises "not enough memory" if that did not bring the heap under the limit. The
+    /// caller must be at a safepoint with every live value rooted.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn limit_slow(&mut self) -> LuaResult<()> {
+        if self.sandbox.instr_left == 0 {
+            if self.sandbox.instructions.is_some() {
+                return Err(self.instruction_limit_error());
+            }
+            // No limit: the "unlimited" budget was merely used up by 2^64 instructions.
+            self.sandbox.instr_left = u64::MAX;
+        }
+        self.enforce_memory_limit(0)
+    }
+
+    /// Charges `n` instruction-equivalents of library work; fails when the budget runs out.
+    #[inline]
+    pub fn charge_instructions(&mut self, n: u64) -> LuaResult<()> {
+        let l = &mut self.sandbox;
+        if l.instr_left >= n {
+            l.instr_left -= n;
+            Ok(())
+        } else if l.instructions.is_none() {
+            l.instr_left = u64::MAX;
+            Ok(())
+        } else {
+            l.instr_left = 0;
+            Err(self.instruction_limit_error())
+        }
+    }
+
+    /// Checks that `bytes` more can be allocated under the memory limit, collecting first if
+    /// they cannot; raises "not enough memory" otherwise. Call it before big allocations, at
+    /// a point where every `Gc` the caller holds is rooted (a native that has only read its
+    /// arguments, for example): the collection may free anything unrooted.
+    pub fn reserve_memory(&mut self, bytes: usize) -> LuaResult<()> {
+        if self.sandbox.memory == usize::MAX {
+            return Ok(());
+        }
+        self.enforce_memory_limit(bytes)
+    }
+
+    /// Raises "not enough memory" unless the heap plus `extra` bytes fits the limit, after an
+    /// emergency collection if needed.
+    pub(crate) fn enforce_memory_limit(&mut self, extra: usize) -> LuaResult<()> {
+        let limit = self.sandbox.memory;
+        if limit == usize::MAX || self.heap.bytes().saturating_add(extra) <= limit {
+            return Ok(());
+        }
+        self.emergency_gc();
+        if self.heap.bytes().saturating_add(extra) <= limit {
+            Ok(())
+        } else {
+            Err(self.memory_error())
+        }
+    }
+
+    /// A vector with room for `n` elements of a size chosen by Lua code: checks the memory
+    /// limit first (see [`State::reserve_memory`] for when this may be called) and reports a
+    /// failed allocation as "not enough memory" instead of aborting.
+    pub fn try_vec<T>(&mut self, n: usize) -> LuaResult<Vec<T>> {
+        self.reserve_memory(n.saturating_mul(std::mem::size_of::<T>()))?;
+        let mut v = Vec::new();
+        match v.try_reserve_exact(n) {
+            Ok(()) => Ok(v),
+            Err(_) => Err(self.memory_error()),
+        }
+    }
+
+    /// Accounts a library function's output buffer that just grew by `added` bytes to `len`:
+    /// charges instructions for the copying (one per 16 bytes) and checks that a string of
+    /// `len` bytes still fits the memory limit. Same calling rule as [`State::reserve_memory`].
+    #[inline]
+    pub fn account_buffer(&mut self, added: usize, len: usize) -> LuaResult<()> {
+        self.charge_instructions(1 + added as u64 / 16)?;
+        self.reserve_memory(len)
+    }
+
+    /// A pattern-matching step budget equal to the instructions left (see
+    /// [`State::settle_match_budget`]).
+    pub fn match_budget(&self) -> MatchLimits {
+        MatchLimits::new(self.sandbox.instr_left)
+    }
+
+    /// Charges the steps a match used from a budget made by [`State::match_budget`] (with no
+    /// other charges in between).
+    pub fn settle_match_budget(&mut self, b: &MatchLimits) {
+        self.sandbox.instr_left = b.steps_left;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::debughook::HOOK_LIMIT;
+
+    #[test]
+    fn limit_bit_follows_settings() {
+        let mut st = State::new_bare();
+        assert_eq!(st.hook_mask & HOOK_LIMIT, 0);
+        st.set_instruction_limit(Some(10));
+        assert_ne!(st.hook_mask & HOOK_LIMIT, 0);
+        st.set_instruction_limit(None);
+        assert_eq!(st.hook_mask & HOOK_LIMIT, 0);
+        st.set_memory_limit(Some(1 << 20));
+        assert_ne!(st.hook_mask & HOOK_LIMIT, 0);
+        assert_eq!(st.memory_limit(), Some(1 << 20));
+        st.set_memory_limit(None);
+        assert_eq!(st.hook_mask & HOOK_LIMIT, 0);
+    }
+
+    #[test]
+    fn charges_fail_only_with_a_limit() {
+        let mut st = State::new_bare();
+        st.sandbox.instr_left = 3;
+        assert!(st.charge_instructions(10).is_ok());
+        st.set_instruction_limit(Some(5));
+        assert!(st.charge_instructions(5).is_ok());
+        let e = st.charge_instructions(1).unwrap_err();
+        assert!(e.is_uncatchable());
+        assert_eq!(e.message(), INSTRUCTION_LIMIT_MSG);
+        assert_eq!(st.instructions_remaining(), Some(0));
+    }
+}
