@@ -436,6 +436,30 @@ impl Table {
         self.inner_mut().set(key, val)
     }
 
+    /// Raw set with a string key: overwrites an existing entry in place, otherwise inserts.
+    #[inline]
+    pub fn set_str(&self, s: Gc<LuaStr>, val: Value) {
+        self.flags.set(0);
+        let inner = self.inner_mut();
+        if !inner.nodes.is_empty() {
+            let mask = inner.nodes.len() - 1;
+            let mut i = (s.hash() as usize) & mask;
+            loop {
+                let n = &mut inner.nodes[i];
+                match n.key {
+                    Value::Nil => break,
+                    Value::Str(k) if LuaStr::eq_gc(k, s) => {
+                        n.val = val;
+                        return;
+                    }
+                    _ => {}
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        inner.set(Value::Str(s), val)
+    }
+
     /// Raw set with an integer key.
     #[inline]
     pub fn set_int(&self, i: i64, val: Value) {

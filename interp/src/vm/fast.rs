@@ -357,7 +357,11 @@ impl State {
                             }
                         {
                             let v = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
-                            tab.set(key, v);
+                            match key {
+                                Value::Int(n) => tab.set_int(n, v),
+                                Value::Str(s) => tab.set_str(s, v),
+                                _ => unreachable!(),
+                            }
                             continue;
                         }
                     }
@@ -706,7 +710,7 @@ impl State {
                 } else {
                     func + nres as usize
                 };
-                self.collect_at(live);
+                self.collect_at(live)?;
             }
         }
         Ok(flow)
@@ -716,11 +720,12 @@ impl State {
     /// index `live`.
     #[cold]
     #[inline(never)]
-    fn collect_at(&mut self, live: usize) {
+    fn collect_at(&mut self, live: usize) -> LuaResult<()> {
         let th = self.current;
         th.data().gc_top = Some(live);
-        self.collect_step();
+        let r = self.collect_step();
         th.data().gc_top = None;
+        r
     }
 
     /// `tab[key]` (integer or string key, already missed in `tab` itself) along a chain of
