@@ -35,6 +35,37 @@ pub enum Flow {
     Await(HostFuture),
 }
 
+/// A few values in transit between two threads' stacks (resume arguments, yielded values),
+/// kept inline when there are at most eight of them.
+enum ValueBuf {
+    Inline([Value; 8], usize),
+    Heap(Vec<Value>),
+}
+
+impl ValueBuf {
+    #[inline]
+    fn from_slice(vals: &[Value]) -> ValueBuf {
+        if vals.len() <= 8 {
+            let mut buf = [Value::Nil; 8];
+            buf[..vals.len()].copy_from_slice(vals);
+            ValueBuf::Inline(buf, vals.len())
+        } else {
+            ValueBuf::Heap(vals.to_vec())
+        }
+    }
+}
+
+impl std::ops::Deref for ValueBuf {
+    type Target = [Value];
+    #[inline]
+    fn deref(&self) -> &[Value] {
+        match self {
+            ValueBuf::Inline(buf, n) => &buf[..*n],
+            ValueBuf::Heap(v) => v,
+        }
+    }
+}
+
 /// How a run of the loop ended.
 pub enum RunExit {
     Done(usize),
@@ -458,7 +489,7 @@ impl State {
         }
         let md = me.data();
         let len = md.stack.len();
-        let args: Vec<Value> = md.stack[len - nargs..].to_vec();
+        let args = ValueBuf::from_slice(&md.stack[len - nargs..]);
         md.stack.truncate(len - nargs);
         if let Some(FrameKind::Native { resume, .. }) = md.frames.last_mut().map(|f| &mut f.kind) {
             *resume = Some(kind);
@@ -498,7 +529,7 @@ impl State {
             return Err(self.rt_error("attempt to yield across a C-call boundary"));
         }
         let len = d.stack.len();
-        let vals: Vec<Value> = d.stack[len - n..].to_vec();
+        let vals = ValueBuf::from_slice(&d.stack[len - n..]);
         d.stack.truncate(len - n);
         d.status = ThreadStatus::Suspended;
         self.deliver_to_resumer(co, &vals, None)
