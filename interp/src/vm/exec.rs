@@ -13,7 +13,7 @@
 //! the pointer is re-derived after every operation that can resize the stack (calls,
 //! metamethods, allocation of stack slots).
 
-use crate::func::{LuaClosure, NativeCode, UpVal};
+use crate::func::{LuaClosure, NativeCode};
 use crate::number::{float_ceil_to_int, float_floor_to_int};
 use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
@@ -1851,23 +1851,17 @@ impl State {
                 }
                 OpCode::Closure => {
                     let child = cl.proto.children[i.bx()];
-                    let ups: Vec<Gc<UpVal>> = child
-                        .proto
-                        .upvalues
-                        .iter()
-                        .map(|u| {
-                            if u.in_stack {
-                                let heap = &mut self.heap;
-                                th.data()
-                                    .find_upval(th, base + u.index as usize, &mut |uv| {
-                                        heap.alloc(uv)
-                                    })
-                            } else {
-                                cl.upval(u.index as usize)
-                            }
-                        })
-                        .collect();
-                    let ncl = self.heap.alloc(LuaClosure::new(child, ups));
+                    let heap = &mut self.heap;
+                    let ups = child.proto.upvalues.iter().map(|u| {
+                        if u.in_stack {
+                            th.data()
+                                .find_upval(th, base + u.index as usize, &mut |uv| heap.alloc(uv))
+                        } else {
+                            cl.upval(u.index as usize)
+                        }
+                    });
+                    let new_cl = LuaClosure::new(child, ups);
+                    let ncl = self.heap.alloc(new_cl);
                     setreg!(a, Value::LuaFn(ncl));
                     gc_check!(base + a + 1);
                 }
