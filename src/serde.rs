@@ -18,7 +18,8 @@
 //! `Option` reads as `None`. A table read as a sequence uses `t[1] .. t[#t]`; read as a map or
 //! struct it uses all its entries. When the target type does not say (`deserialize_any`, e.g.
 //! `serde_json::Value`), a non-empty table whose keys are exactly `1..n` is a sequence and any
-//! other table, including an empty one, is a map. Integral floats convert to integer fields;
+//! other table, including an empty one, is a map; numeric keys of such a map read as strings
+//! when the key type does not ask for a number. Integral floats convert to integer fields;
 //! functions, threads and userdata cannot be deserialized.
 
 use crate::error::{Error, Result};
@@ -356,6 +357,67 @@ struct Deserializer {
     value: Value,
 }
 
+/// Deserializer for map keys: like [`Deserializer`], except that a number read without a type
+/// hint is offered as its string form (so integer keys work with string-keyed maps such as
+/// `serde_json::Value` objects). Typed integer keys still read as integers.
+struct KeyDeserializer {
+    value: Value,
+}
+
+impl<'de> de::Deserializer<'de> for KeyDeserializer {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.value {
+            v @ (Value::Integer(_) | Value::Number(_)) => visitor.visit_string(v.to_string()?),
+            v => Deserializer { value: v }.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_i64(visitor)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_i64(visitor)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_i64(visitor)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_i64(visitor)
+    }
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_u64(visitor)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_u64(visitor)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_u64(visitor)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_u64(visitor)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_any(visitor)
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        Deserializer { value: self.value }.deserialize_option(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i128 u128 f32 char str string bytes byte_buf unit unit_struct identifier
+        ignored_any newtype_struct seq tuple tuple_struct map struct enum
+    }
+}
+
+impl<'de> IntoDeserializer<'de, Error> for KeyDeserializer {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
 fn is_sequence(t: &Table) -> Result<Option<usize>> {
     let n = t.raw_len();
     if n == 0 {
@@ -533,7 +595,7 @@ fn visit_map<'de, V: Visitor<'de>>(t: Table, visitor: V) -> Result<V::Value> {
     visitor.visit_map(de::value::MapDeserializer::new(
         entries
             .into_iter()
-            .map(|(k, v)| (Deserializer { value: k }, Deserializer { value: v })),
+            .map(|(k, v)| (KeyDeserializer { value: k }, Deserializer { value: v })),
     ))
 }
 
