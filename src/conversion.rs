@@ -66,12 +66,7 @@ pub trait FromLuaMulti: Sized {
 
     /// Like `from_lua_multi` for the arguments of a host function starting at position `pos`:
     /// a failing conversion becomes [`Error::BadArgument`] naming the position.
-    fn from_lua_args(
-        args: MultiValue,
-        pos: usize,
-        to: Option<&str>,
-        lua: &Lua,
-    ) -> Result<Self> {
+    fn from_lua_args(args: MultiValue, pos: usize, to: Option<&str>, lua: &Lua) -> Result<Self> {
         let _ = (pos, to);
         Self::from_lua_multi(args, lua)
     }
@@ -131,12 +126,7 @@ impl<T: FromLua> FromLuaMulti for Variadic<T> {
         values.into_iter().map(|v| T::from_lua(v, lua)).collect()
     }
 
-    fn from_lua_args(
-        args: MultiValue,
-        pos: usize,
-        to: Option<&str>,
-        lua: &Lua,
-    ) -> Result<Self> {
+    fn from_lua_args(args: MultiValue, pos: usize, to: Option<&str>, lua: &Lua) -> Result<Self> {
         args.into_iter()
             .enumerate()
             .map(|(i, v)| T::from_lua(v, lua).map_err(|e| bad_arg(e, pos + i, to)))
@@ -317,7 +307,11 @@ impl FromLua for LightUserData {
     fn from_lua(v: Value, _: &Lua) -> Result<Self> {
         match v {
             Value::LightUserData(p) => Ok(p),
-            other => Err(Error::from_lua_conv(other.type_name(), "lightuserdata", None)),
+            other => Err(Error::from_lua_conv(
+                other.type_name(),
+                "lightuserdata",
+                None,
+            )),
         }
     }
 }
@@ -354,12 +348,10 @@ impl FromLua for bool {
 fn coerce_number(v: &Value) -> Option<Value> {
     match v {
         Value::Integer(_) | Value::Number(_) => Some(v.clone()),
-        Value::String(s) => {
-            rua_interp::number::str_to_number(&s.as_bytes()).map(|n| match n {
-                rua_interp::number::Number::Int(i) => Value::Integer(i),
-                rua_interp::number::Number::Float(f) => Value::Number(f),
-            })
-        }
+        Value::String(s) => rua_interp::number::str_to_number(&s.as_bytes()).map(|n| match n {
+            rua_interp::number::Number::Int(i) => Value::Integer(i),
+            rua_interp::number::Number::Float(f) => Value::Number(f),
+        }),
         _ => None,
     }
 }
@@ -454,9 +446,11 @@ impl IntoLua for Cow<'_, str> {
 impl FromLua for std::string::String {
     fn from_lua(v: Value, _: &Lua) -> Result<Self> {
         match &v {
-            Value::String(s) => std::string::String::from_utf8(s.as_bytes().to_vec()).map_err(|e| {
-                Error::from_lua_conv("string", "String", Some(format!("invalid utf-8: {e}")))
-            }),
+            Value::String(s) => {
+                std::string::String::from_utf8(s.as_bytes().to_vec()).map_err(|e| {
+                    Error::from_lua_conv("string", "String", Some(format!("invalid utf-8: {e}")))
+                })
+            }
             Value::Integer(_) | Value::Number(_) => v.to_string(),
             other => Err(Error::from_lua_conv(
                 other.type_name(),
@@ -493,7 +487,9 @@ impl<T: IntoLua> IntoLua for Vec<T> {
 
 impl<T: IntoLua + Clone> IntoLua for &[T] {
     fn into_lua(self, lua: &Lua) -> Result<Value> {
-        Ok(Value::Table(lua.create_sequence_from(self.iter().cloned())?))
+        Ok(Value::Table(
+            lua.create_sequence_from(self.iter().cloned())?,
+        ))
     }
 }
 

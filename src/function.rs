@@ -50,8 +50,8 @@ impl Function {
         // The binder is a Lua closure so that calls through it stay stackless (yields and
         // awaits pass through it).
         let binder: Function = lua
-                .load(
-                    "local f, b = ... local nb = b.n \
+            .load(
+                "local f, b = ... local nb = b.n \
                      return function(...) \
                        local args = {n = 0} \
                        for i = 1, nb do args[i] = b[i] end \
@@ -63,9 +63,9 @@ impl Function {
                        end \
                        return f(unpack(1, nb + m)) \
                      end",
-                )
-                .set_name("=[bind]")
-                .into_function()?;
+            )
+            .set_name("=[bind]")
+            .into_function()?;
         let b = lua.create_table()?;
         let n = bound.len();
         for (i, v) in bound.into_iter().enumerate() {

@@ -70,8 +70,7 @@ pub use crate::lua::{AsChunk, Chunk, Lua, LuaOptions, StdLib};
 pub use crate::serde::LuaSerdeExt;
 pub use crate::table::{Table, TablePairs, TableSequence};
 pub use crate::userdata::{
-    AnyUserData, MetaMethod, UserData, UserDataFields, UserDataMethods, UserDataRef,
-    UserDataRefMut,
+    AnyUserData, MetaMethod, UserData, UserDataFields, UserDataMethods, UserDataRef, UserDataRefMut,
 };
 pub use crate::value::{
     BorrowedBytes, LightUserData, MultiValue, RegistryKey, String, Thread, ThreadStatus, Value,

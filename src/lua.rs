@@ -416,7 +416,8 @@ impl Lua {
         use rua_interp::stdlib;
         let mut st = State::new_bare();
         stdlib::base::open(&mut st);
-        let opens: [(StdLib, fn(&mut State)); 9] = [
+        type Opener = fn(&mut State);
+        let opens: [(StdLib, Opener); 9] = [
             (StdLib::PACKAGE, stdlib::package::open),
             (StdLib::COROUTINE, stdlib::coroutine::open),
             (StdLib::TABLE, stdlib::table::open),

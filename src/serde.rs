@@ -56,6 +56,7 @@ pub trait LuaSerdeExt {
     fn to_value<T: Serialize + ?Sized>(&self, t: &T) -> Result<Value>;
 
     /// Converts a Lua value into a `Deserialize` type.
+    #[allow(clippy::wrong_self_convention)] // the name mlua uses
     fn from_value<T: DeserializeOwned>(&self, value: Value) -> Result<T>;
 }
 
@@ -187,7 +188,9 @@ impl<'a> ser::Serializer for Serializer<'a> {
     }
     fn serialize_char(self, v: char) -> Result<Value> {
         let mut b = [0; 4];
-        Ok(Value::String(self.lua.create_string(v.encode_utf8(&mut b))?))
+        Ok(Value::String(
+            self.lua.create_string(v.encode_utf8(&mut b))?,
+        ))
     }
     fn serialize_str(self, v: &str) -> Result<Value> {
         Ok(Value::String(self.lua.create_string(v)?))
@@ -207,7 +210,12 @@ impl<'a> ser::Serializer for Serializer<'a> {
     fn serialize_unit_struct(self, _: &'static str) -> Result<Value> {
         Ok(Value::NULL)
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<Value> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<Value> {
         self.serialize_str(variant)
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(

@@ -295,7 +295,10 @@ impl Table {
 }
 
 impl Lua {
-    pub(crate) fn helper_ref(&self, pick: impl Fn(&crate::lua::Helpers) -> RawValue) -> Result<ValueRef> {
+    pub(crate) fn helper_ref(
+        &self,
+        pick: impl Fn(&crate::lua::Helpers) -> RawValue,
+    ) -> Result<ValueRef> {
         let v = pick(&self.0.helpers);
         self.with_state(|st| self.new_ref(st, v))
     }

@@ -310,7 +310,8 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
         R: IntoLuaMulti,
     {
         let name = name.to_string();
-        self.methods.push((name.clone(), method_mut_cb(name, method)));
+        self.methods
+            .push((name.clone(), method_mut_cb(name, method)));
     }
 
     fn add_function<F, A, R>(&mut self, name: impl ToString, function: F)
@@ -320,7 +321,8 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
         R: IntoLuaMulti,
     {
         let name = name.to_string();
-        self.methods.push((name.clone(), function_cb(name, function)));
+        self.methods
+            .push((name.clone(), function_cb(name, function)));
     }
 
     fn add_meta_method<M, A, R>(&mut self, name: impl ToString, method: M)

@@ -487,9 +487,9 @@ impl Lua {
     /// The `coroutine.resume` implementation (independent of the `coroutine` library being
     /// opened).
     fn resume_function(&self) -> Result<crate::Function> {
-        fn resume(ctx: &mut rua_interp::vm::native::Ctx) -> rua_interp::vm::LuaResult<
-            rua_interp::vm::native::Action,
-        > {
+        fn resume(
+            ctx: &mut rua_interp::vm::native::Ctx,
+        ) -> rua_interp::vm::LuaResult<rua_interp::vm::native::Action> {
             match ctx.arg(1) {
                 RawValue::Thread(co) => Ok(rua_interp::vm::native::Action::Resume {
                     co,

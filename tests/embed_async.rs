@@ -22,9 +22,17 @@ fn lua_with_sleep() -> Lua {
 #[tokio::test(flavor = "current_thread")]
 async fn await_in_plain_code_and_pcall() {
     let lua = lua_with_sleep();
-    let v: i64 = lua.load("return sleep(1, 20) + 1").eval_async().await.unwrap();
+    let v: i64 = lua
+        .load("return sleep(1, 20) + 1")
+        .eval_async()
+        .await
+        .unwrap();
     assert_eq!(v, 21);
-    let (ok, v): (bool, i64) = lua.load("return pcall(sleep, 1, 5)").eval_async().await.unwrap();
+    let (ok, v): (bool, i64) = lua
+        .load("return pcall(sleep, 1, 5)")
+        .eval_async()
+        .await
+        .unwrap();
     assert!(ok && v == 5);
     // An async function's error is catchable by pcall after the await.
     let fail = lua
@@ -221,6 +229,11 @@ async fn host_futures_may_call_back_into_lua() {
         })
         .unwrap();
     lua.globals().set("via_rust", f).unwrap();
-    lua.load("function double(x) return x * 2 end").exec().unwrap();
-    assert_eq!(lua.load("via_rust(21)").eval_async::<i64>().await.unwrap(), 42);
+    lua.load("function double(x) return x * 2 end")
+        .exec()
+        .unwrap();
+    assert_eq!(
+        lua.load("via_rust(21)").eval_async::<i64>().await.unwrap(),
+        42
+    );
 }

@@ -40,7 +40,10 @@ fn lua_table_into_struct_and_back() {
     assert_eq!(cfg.tags, ["a", "b"]);
     assert_eq!(cfg.limits["mem"], 512);
     assert_eq!(cfg.backup, None);
-    assert_eq!(cfg.modes, [Mode::Fast, Mode::Limited(3), Mode::Custom { level: 7 }]);
+    assert_eq!(
+        cfg.modes,
+        [Mode::Fast, Mode::Limited(3), Mode::Custom { level: 7 }]
+    );
 
     let back = lua.to_value(&cfg).unwrap();
     let again: Config = lua.from_value(back.clone()).unwrap();
@@ -67,9 +70,19 @@ fn null_rules() {
         b: Option<i32>,
         c: Option<i32>,
     }
-    let t: Value = lua.load("local null = ... return {a = nil, b = null, c = 3}").call(lua.null()).unwrap();
+    let t: Value = lua
+        .load("local null = ... return {a = nil, b = null, c = 3}")
+        .call(lua.null())
+        .unwrap();
     let o: Opts = lua.from_value(t).unwrap();
-    assert_eq!(o, Opts { a: None, b: None, c: Some(3) });
+    assert_eq!(
+        o,
+        Opts {
+            a: None,
+            b: None,
+            c: Some(3)
+        }
+    );
     let x: Option<i32> = lua.from_value(Value::NULL).unwrap();
     assert_eq!(x, None);
 }
@@ -77,13 +90,19 @@ fn null_rules() {
 #[test]
 fn untyped_tables_follow_the_array_map_rule() {
     let lua = Lua::new();
-    let seq: serde_json::Value = lua.from_value(lua.load("{1, 2, 3}").eval().unwrap()).unwrap();
+    let seq: serde_json::Value = lua
+        .from_value(lua.load("{1, 2, 3}").eval().unwrap())
+        .unwrap();
     assert_eq!(seq, serde_json::json!([1, 2, 3]));
-    let map: serde_json::Value = lua.from_value(lua.load("{1, 2, x = 3}").eval().unwrap()).unwrap();
+    let map: serde_json::Value = lua
+        .from_value(lua.load("{1, 2, x = 3}").eval().unwrap())
+        .unwrap();
     assert_eq!(map, serde_json::json!({"1": 1, "2": 2, "x": 3}));
     let empty: serde_json::Value = lua.from_value(lua.load("{}").eval().unwrap()).unwrap();
     assert_eq!(empty, serde_json::json!({}));
-    let holes: serde_json::Value = lua.from_value(lua.load("{[1] = 'a', [3] = 'c'}").eval().unwrap()).unwrap();
+    let holes: serde_json::Value = lua
+        .from_value(lua.load("{[1] = 'a', [3] = 'c'}").eval().unwrap())
+        .unwrap();
     assert!(holes.is_object(), "{holes}");
 }
 
@@ -94,6 +113,8 @@ fn errors_name_the_problem() {
         .from_value::<Config>(lua.load("{ name = 'x', port = 70000 }").eval().unwrap())
         .unwrap_err();
     assert!(e.to_string().contains("70000"), "{e}");
-    let e = lua.from_value::<Config>(lua.load("print").eval().unwrap()).unwrap_err();
+    let e = lua
+        .from_value::<Config>(lua.load("print").eval().unwrap())
+        .unwrap_err();
     assert!(e.to_string().contains("function"), "{e}");
 }

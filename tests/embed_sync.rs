@@ -29,11 +29,20 @@ fn sandbox_library_selection() {
         .eval()
         .unwrap();
     assert!(missing);
-    assert!(lua.load("return string.rep('x', 2)").eval::<String>().is_ok());
+    assert!(lua
+        .load("return string.rep('x', 2)")
+        .eval::<String>()
+        .is_ok());
     let full = Lua::new_with(StdLib::ALL, LuaOptions::new()).unwrap();
-    assert!(full.load("return debug ~= nil and io ~= nil").eval::<bool>().unwrap());
+    assert!(full
+        .load("return debug ~= nil and io ~= nil")
+        .eval::<bool>()
+        .unwrap());
     // Lua::new leaves out debug only.
-    assert!(Lua::new().load("return debug == nil and os ~= nil").eval::<bool>().unwrap());
+    assert!(Lua::new()
+        .load("return debug == nil and os ~= nil")
+        .eval::<bool>()
+        .unwrap());
 }
 
 #[test]
@@ -75,7 +84,11 @@ fn runtime_errors_carry_a_traceback() {
     assert!(msg.contains("script:2:"), "{msg}");
     // Variable names in messages.
     let err = lua.load("local t = nil; return t.x").exec().unwrap_err();
-    assert!(err.to_string().contains("attempt to index a nil value (local 't')"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("attempt to index a nil value (local 't')"),
+        "{err}"
+    );
 }
 
 #[derive(Debug)]
@@ -142,9 +155,7 @@ fn panics_in_callbacks_become_errors() {
         .create_function(|_, ()| -> rua::Result<()> { panic!("resumed") })
         .unwrap();
     lua.globals().set("f", f).unwrap();
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        lua.load("pcall(f)").exec()
-    }));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lua.load("pcall(f)").exec()));
     let p = r.expect_err("panic resumed at the Rust boundary");
     assert_eq!(p.downcast_ref::<&str>(), Some(&"resumed"));
     assert_eq!(lua.load("2").eval::<i32>().unwrap(), 2);
@@ -186,7 +197,10 @@ fn collections_and_options() {
     let m: HashMap<String, i32> = lua.load("{a = 1, b = 2}").eval().unwrap();
     assert_eq!(m["b"], 2);
     let b: BTreeMap<i32, String> = lua.load("{[3] = 'c', [1] = 'a'}").eval().unwrap();
-    assert_eq!(b.into_iter().collect::<Vec<_>>(), [(1, "a".into()), (3, "c".into())]);
+    assert_eq!(
+        b.into_iter().collect::<Vec<_>>(),
+        [(1, "a".into()), (3, "c".into())]
+    );
     let o: Option<i32> = lua.load("nil").eval().unwrap();
     assert_eq!(o, None);
     lua.globals()
@@ -194,7 +208,10 @@ fn collections_and_options() {
         .unwrap();
     assert_eq!(lua.load("m.k[2]").eval::<f64>().unwrap(), 2.5);
     let e = lua.load("{1, 'x'}").eval::<Vec<i32>>().unwrap_err();
-    assert!(matches!(e, Error::FromLuaConversionError { from: "string", .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::FromLuaConversionError { from: "string", .. }),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -251,7 +268,9 @@ fn table_api() {
 fn functions_variadics_bind_and_mut() {
     let lua = Lua::new();
     let sum = lua
-        .create_function(|_, (first, rest): (i64, Variadic<i64>)| Ok(first * 100 + rest.iter().sum::<i64>()))
+        .create_function(|_, (first, rest): (i64, Variadic<i64>)| {
+            Ok(first * 100 + rest.iter().sum::<i64>())
+        })
         .unwrap();
     assert_eq!(sum.call::<i64>((1, 2, 3)).unwrap(), 105);
     let e = sum.call::<i64>(("x", 1)).unwrap_err();
@@ -320,7 +339,10 @@ fn reentrancy_from_callbacks() {
 #[test]
 fn handles_stay_rooted_across_collections() {
     let lua = Lua::new();
-    let t: Table = lua.load("{ s = string.rep('x', 100) .. 'end' }").eval().unwrap();
+    let t: Table = lua
+        .load("{ s = string.rep('x', 100) .. 'end' }")
+        .eval()
+        .unwrap();
     let s: rua::String = lua.load("return string.rep('y', 50)").eval().unwrap();
     let f: Function = lua
         .load("local up = {7} return function() return up[1] end")
@@ -345,7 +367,12 @@ fn handles_stay_rooted_across_collections() {
     assert!(held > before + 2000 * 50 * 16, "{before} -> {held}");
     drop(big);
     lua.gc_collect().unwrap();
-    assert!(lua.used_memory() < held / 2, "{} vs {}", lua.used_memory(), held);
+    assert!(
+        lua.used_memory() < held / 2,
+        "{} vs {}",
+        lua.used_memory(),
+        held
+    );
 }
 
 #[test]
@@ -354,7 +381,10 @@ fn registry_keys_and_foreign_handles() {
     let b = Lua::new();
     let key = a.create_registry_value(vec![1, 2]).unwrap();
     assert_eq!(a.registry_value::<Vec<i32>>(&key).unwrap(), [1, 2]);
-    assert!(matches!(b.registry_value::<Value>(&key), Err(Error::MismatchedState)));
+    assert!(matches!(
+        b.registry_value::<Value>(&key),
+        Err(Error::MismatchedState)
+    ));
     assert!(b.remove_registry_value(key).is_err());
 
     // A table of state `a` passed to a function of state `b` is refused.
@@ -383,15 +413,18 @@ fn closures_capturing_handles_do_not_leak_the_state() {
     {
         let lua = Lua::new();
         let t = lua.create_table().unwrap();
-        lua.globals().set("flag", DropFlag(dropped.clone())).unwrap();
-        // The closure (stored in the state) holds a table handle.
-        let f = lua
-            .create_function(move |_, ()| t.get::<Value>(1))
+        lua.globals()
+            .set("flag", DropFlag(dropped.clone()))
             .unwrap();
+        // The closure (stored in the state) holds a table handle.
+        let f = lua.create_function(move |_, ()| t.get::<Value>(1)).unwrap();
         lua.globals().set("f", f).unwrap();
         lua.load("f()").exec().unwrap();
     }
-    assert!(dropped.get(), "state freed (its userdata dropped) with the last Lua handle");
+    assert!(
+        dropped.get(),
+        "state freed (its userdata dropped) with the last Lua handle"
+    );
 }
 
 #[test]
@@ -420,4 +453,21 @@ fn strings_are_bytes() {
     assert_eq!(lua.load("10").eval::<String>().unwrap(), "10");
     let e = lua.load("'\\xff'").eval::<String>().unwrap_err();
     assert!(e.to_string().contains("utf-8"), "{e}");
+}
+
+/// The README's embedding example, kept compiling and passing.
+#[tokio::test(flavor = "current_thread")]
+async fn readme_example() -> rua::Result<()> {
+    use std::time::Duration;
+    let lua = Lua::new();
+    let add = lua.create_function(|_, (a, b): (i64, i64)| Ok(a + b))?;
+    let sleep = lua.create_async_function(|_, ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(ms)
+    })?;
+    lua.globals().set("add", add)?;
+    lua.globals().set("sleep", sleep)?;
+    let v: i64 = lua.load("return add(sleep(10), 32)").eval_async().await?;
+    assert_eq!(v, 42);
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! UserData: methods, mutable methods, metamethods, fields, async methods, borrow errors.
 
-use rua::{AnyUserData, Error, Lua, MetaMethod, UserData, UserDataFields, UserDataMethods, UserDataRef};
+use rua::{
+    AnyUserData, Error, Lua, MetaMethod, UserData, UserDataFields, UserDataMethods, UserDataRef,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Vec2 {
@@ -27,10 +29,18 @@ impl UserData for Vec2 {
             Ok(())
         });
         methods.add_function("new", |_, (x, y): (f64, f64)| Ok(Vec2 { x, y }));
-        methods.add_meta_function(MetaMethod::Add, |_, (a, b): (UserDataRef<Vec2>, UserDataRef<Vec2>)| {
-            Ok(Vec2 { x: a.x + b.x, y: a.y + b.y })
+        methods.add_meta_function(
+            MetaMethod::Add,
+            |_, (a, b): (UserDataRef<Vec2>, UserDataRef<Vec2>)| {
+                Ok(Vec2 {
+                    x: a.x + b.x,
+                    y: a.y + b.y,
+                })
+            },
+        );
+        methods.add_meta_method(MetaMethod::ToString, |_, v, ()| {
+            Ok(format!("({}, {})", v.x, v.y))
         });
-        methods.add_meta_method(MetaMethod::ToString, |_, v, ()| Ok(format!("({}, {})", v.x, v.y)));
         methods.add_meta_method(MetaMethod::Eq, |_, a, b: UserDataRef<Vec2>| Ok(*a == *b));
         // Re-enters Lua with self borrowed: a mutable method called from there must fail.
         methods.add_method("visit", |_, _, f: rua::Function| f.call::<()>(()));
@@ -71,12 +81,21 @@ fn borrows_from_rust() {
     let lua = Lua::new();
     let ud: AnyUserData = lua.create_userdata(Vec2 { x: 1.0, y: 0.0 }).unwrap();
     assert!(ud.is::<Vec2>());
-    assert!(matches!(ud.borrow::<String>(), Err(Error::UserDataTypeMismatch)));
+    assert!(matches!(
+        ud.borrow::<String>(),
+        Err(Error::UserDataTypeMismatch)
+    ));
     {
         let mut m = ud.borrow_mut::<Vec2>().unwrap();
         m.x = 10.0;
-        assert!(matches!(ud.borrow::<Vec2>(), Err(Error::UserDataBorrowError)));
-        assert!(matches!(ud.borrow_mut::<Vec2>(), Err(Error::UserDataBorrowMutError)));
+        assert!(matches!(
+            ud.borrow::<Vec2>(),
+            Err(Error::UserDataBorrowError)
+        ));
+        assert!(matches!(
+            ud.borrow_mut::<Vec2>(),
+            Err(Error::UserDataBorrowMutError)
+        ));
     }
     assert_eq!(ud.borrow::<Vec2>().unwrap().x, 10.0);
     // While Rust holds a shared borrow, Lua's mutable method fails cleanly.
@@ -97,7 +116,9 @@ fn borrows_from_rust() {
     // The borrow guard keeps the object alive across collections.
     let g = ud.borrow::<Vec2>().unwrap();
     drop(ud);
-    lua.load("u = nil collectgarbage() collectgarbage()").exec().unwrap();
+    lua.load("u = nil collectgarbage() collectgarbage()")
+        .exec()
+        .unwrap();
     assert_eq!(g.x, 20.0);
 }
 
