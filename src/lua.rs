@@ -545,7 +545,8 @@ impl Lua {
     /// A new table with room for `narr` array and `nrec` hash entries.
     ///
     /// ```
-    /// let t = rua::Lua::new().create_table_with_capacity(10, 0).unwrap();
+    /// let lua = rua::Lua::new();
+    /// let t = lua.create_table_with_capacity(10, 0).unwrap();
     /// assert!(t.is_empty().unwrap());
     /// ```
     pub fn create_table_with_capacity(&self, narr: usize, nrec: usize) -> Result<Table> {
