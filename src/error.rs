@@ -37,6 +37,8 @@ pub enum Error {
     RuntimeError(String),
     /// Lua ran out of memory (or hit the memory limit).
     MemoryError(String),
+    /// The instruction budget set by [`crate::Lua::set_instruction_limit`] ran out.
+    InstructionLimitExceeded,
     /// A Rust error returned by a host function, as it reached the Rust caller through Lua:
     /// the Lua traceback at the point of the error and the original error.
     CallbackError {
@@ -155,6 +157,7 @@ impl fmt::Display for Error {
             Error::SyntaxError { message, .. } => write!(f, "syntax error: {message}"),
             Error::RuntimeError(m) => write!(f, "runtime error: {m}"),
             Error::MemoryError(m) => write!(f, "memory error: {m}"),
+            Error::InstructionLimitExceeded => write!(f, "instruction limit exceeded"),
             Error::CallbackError { traceback, cause } => write!(f, "{cause}\n{traceback}"),
             Error::FromLuaConversionError { from, to, message } => {
                 write!(f, "error converting Lua {from} to {to}")?;

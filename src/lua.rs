@@ -809,6 +809,12 @@ impl Lua {
     /// message handler of the call.
     pub(crate) fn convert_error(&self, st: &mut State, e: LuaError) -> Error {
         let tb = self.0.traceback.borrow_mut().take().unwrap_or_default();
+        use rua_interp::vm::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::Memory => return Error::MemoryError(e.message()),
+            ErrorKind::InstructionLimit => return Error::InstructionLimitExceeded,
+            ErrorKind::Runtime => {}
+        }
         match e.value() {
             RawValue::UserData(u) => {
                 if let Some(w) = u.data.borrow().downcast_ref::<WrappedError>() {
@@ -824,9 +830,7 @@ impl Lua {
             }
             RawValue::Str(s) => {
                 let msg = s.to_str_lossy().into_owned();
-                if msg == "not enough memory" {
-                    Error::MemoryError(msg)
-                } else if msg.starts_with("attempt to await an async host function") {
+                if msg.starts_with("attempt to await an async host function") {
                     Error::AwaitOutsideAsync(msg)
                 } else {
                     Error::RuntimeError(join_tb(&msg, &tb))
@@ -923,6 +927,42 @@ impl Lua {
                 Value::UserData(crate::AnyUserData(self.new_ref(st, v)))
             }
         }
+    }
+
+    /// Limits the heap to `bytes` (0: no limit) and returns the previous limit (0 if there was
+    /// none). An allocation beyond it raises "not enough memory" in Lua (catchable by `pcall`);
+    /// reaching Rust it is [`Error::MemoryError`]. The state stays usable.
+    ///
+    /// ```
+    /// let lua = rua::Lua::new();
+    /// lua.set_memory_limit(4 << 20).unwrap();
+    /// let e = lua.load("local t = {} for i = 1, 1e8 do t[i] = i end").exec().unwrap_err();
+    /// assert!(matches!(e, rua::Error::MemoryError(_)));
+    /// assert_eq!(lua.load("1 + 1").eval::<i32>().unwrap(), 2);
+    /// ```
+    pub fn set_memory_limit(&self, bytes: usize) -> Result<usize> {
+        self.with_state(|st| {
+            let prev = st.memory_limit().unwrap_or(0);
+            st.set_memory_limit((bytes != 0).then_some(bytes));
+            prev
+        })
+    }
+
+    /// Sets (or with `None` removes) a budget of VM instructions, counted from now over all
+    /// code the state runs (library functions such as `string.find` charge for their work too).
+    /// Code exceeding it fails with [`Error::InstructionLimitExceeded`], which `pcall` inside
+    /// Lua cannot catch. Setting the limit again restarts the count.
+    ///
+    /// ```
+    /// let lua = rua::Lua::new();
+    /// lua.set_instruction_limit(Some(100_000)).unwrap();
+    /// let e = lua.load("while true do pcall(function() while true do end end) end").exec();
+    /// assert!(matches!(e, Err(rua::Error::InstructionLimitExceeded)));
+    /// lua.set_instruction_limit(None).unwrap();
+    /// assert_eq!(lua.load("2").eval::<i32>().unwrap(), 2);
+    /// ```
+    pub fn set_instruction_limit(&self, limit: Option<u64>) -> Result<()> {
+        self.with_state(|st| st.set_instruction_limit(limit))
     }
 
     /// `true` if both handles refer to the same state.
