@@ -1,8 +1,45 @@
 //! Rua: a Lua 5.4 runtime.
 //!
-//! This crate is the `rua` command and the embedding facade. The layers below it:
-//! [`interp`] (front end, VM, standard library) on top of `rua-gc` (the heap), with `rua-jit`
-//! (the tracing JIT, in progress) plugging into the interpreter's hooks.
+//! This crate is the `rua` command and the embedding API, [`Lua`], in the conventions of
+//! [mlua](https://docs.rs/mlua): values held by Rust ([`Table`], [`Function`], [`AnyUserData`],
+//! [`Thread`], [`String`], [`RegistryKey`]) are rooted handles without lifetime parameters,
+//! conversions go through [`IntoLua`]/[`FromLua`], Rust types become userdata through
+//! [`UserData`], and host functions may be `async` ([`Lua::create_async_function`]).
+//!
+//! ```
+//! use rua::{Lua, Result};
+//!
+//! fn main() -> Result<()> {
+//!     let lua = Lua::new();
+//!     let greet = lua.create_function(|_, name: String| Ok(format!("hello, {name}")))?;
+//!     lua.globals().set("greet", greet)?;
+//!     let s: String = lua.load("return greet('rua')").eval()?;
+//!     assert_eq!(s, "hello, rua");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! * `async` (default): [`Lua::create_async_function`], [`Function::call_async`] and the
+//!   `*_async` chunk methods. The futures are `std` futures; no runtime is required.
+//! * `serde` (default): [`LuaSerdeExt`] (`to_value` / `from_value`).
+//!
+//! # Threads
+//!
+//! [`Lua`] and its handles are neither `Send` nor `Sync` yet. The interpreter's heap objects use
+//! `Rc` and unsynchronised interior mutability (`Cell`, `RefCell`, `UnsafeCell`), and the GC's
+//! allocation accounting is thread-local; on top of that, handles of one state live in many
+//! places at once, so sending one of them to another thread would let two threads touch the
+//! state concurrently. Making the state `Send` needs every handle to share one lock around the
+//! state (a reentrant mutex, as mlua's `send` feature does) and `Send` bounds on host
+//! functions, userdata and host futures; until then, run each state on one thread (e.g. a
+//! tokio `LocalSet` or a `current_thread` runtime per worker).
+//!
+//! # Layers
+//!
+//! Below the embedding API: [`interp`] (front end, VM, standard library) on top of `rua-gc` (the
+//! heap), with `rua-jit` plugging into the interpreter's hooks.
 //!
 //! ```
 //! let mut st = rua::new_state();
@@ -13,7 +50,45 @@
 
 pub use rua_interp as interp;
 
-/// A Lua state with every standard library opened.
+#[cfg(feature = "async")]
+mod async_call;
+mod conversion;
+mod error;
+mod function;
+mod lua;
+#[cfg(feature = "serde")]
+mod serde;
+mod table;
+mod userdata;
+mod value;
+
+pub use crate::conversion::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti};
+pub use crate::error::{Error, ErrorContext, ExternalResult, Result};
+pub use crate::function::{Function, FunctionInfo};
+pub use crate::lua::{AsChunk, Chunk, Lua, LuaOptions, StdLib};
+#[cfg(feature = "serde")]
+pub use crate::serde::LuaSerdeExt;
+pub use crate::table::{Table, TablePairs, TableSequence};
+pub use crate::userdata::{
+    AnyUserData, MetaMethod, UserData, UserDataFields, UserDataMethods, UserDataRef, UserDataRefMut,
+};
+pub use crate::value::{
+    BorrowedBytes, LightUserData, MultiValue, RegistryKey, String, Thread, ThreadStatus, Value,
+    Variadic,
+};
+
+/// Common imports: `use rua::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AnyUserData as LuaAnyUserData, Error as LuaError, ExternalResult as _, FromLua,
+        FromLuaMulti, Function as LuaFunction, IntoLua, IntoLuaMulti, Lua, MetaMethod,
+        MultiValue as LuaMultiValue, Result as LuaResult, String as LuaString, Table as LuaTable,
+        UserData, UserDataFields, UserDataMethods, Value as LuaValue, Variadic,
+    };
+}
+
+/// A raw interpreter state with every standard library opened (the `rua` command uses this;
+/// embedders normally want [`Lua`]).
 pub fn new_state() -> interp::vm::State {
     let mut st = interp::vm::State::new_bare();
     interp::stdlib::open_all(&mut st);

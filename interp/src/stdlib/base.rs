@@ -94,10 +94,43 @@ fn type_(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret1(s)
 }
 
+/// `tostring`: a `__tostring` metamethod runs as a continuation call, so it may yield or
+/// await.
 fn tostring(ctx: &mut Ctx) -> LuaResult<Action> {
     let v = ctx.check_any(1)?;
+    let tm = ctx.st.get_tm(v, Tm::ToString);
+    if !tm.is_nil() {
+        ctx.push(tm);
+        ctx.push(v);
+        return Ok(Action::Call {
+            nargs: 1,
+            nresults: 1,
+            cont: Cont {
+                f: tostring_k,
+                data: 0,
+                catch: Catch::No,
+            },
+        });
+    }
     let s = tostring_value(ctx, v)?;
     ctx.ret1(s)
+}
+
+fn tostring_k(ctx: &mut Ctx, status: CallStatus, _: usize) -> LuaResult<Action> {
+    match status {
+        CallStatus::Ok(_) => {
+            let r = ctx.at(ctx.top() - 1);
+            match r {
+                Value::Str(_) => ctx.ret1(r),
+                Value::Int(_) | Value::Float(_) => {
+                    let s = ctx.st.tostring_number(r);
+                    ctx.ret1(Value::Str(s))
+                }
+                _ => Err(ctx.error("'__tostring' must return a string")),
+            }
+        }
+        CallStatus::Err(e) => Err(e),
+    }
 }
 
 fn tonumber(ctx: &mut Ctx) -> LuaResult<Action> {

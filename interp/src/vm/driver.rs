@@ -28,6 +28,15 @@ pub struct Task {
     done: bool,
 }
 
+impl Task {
+    /// Hands the task the completion of the host future it awaited, before the next
+    /// [`State::resume_task`] (for drivers other than [`TaskFuture`], such as the embedding
+    /// API's, which poll the host future themselves).
+    pub fn set_completion(&mut self, c: Completion) {
+        self.completion = Some(c);
+    }
+}
+
 /// Outcome of running a task for a while.
 pub enum TaskStep {
     Done(LuaResult<Vec<Value>>),

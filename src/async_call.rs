@@ -1,0 +1,220 @@
+//! Async host functions and async calls (feature `async`).
+//!
+//! [`Lua::create_async_function`] makes a host function whose body is a Rust future: calling it
+//! suspends only the calling Lua thread (an await frame in the interpreter), wherever the call
+//! happens — inside `pcall`, a metamethod, a coroutine, a module's top level run by `require`.
+//! [`Function::call_async`] runs a call as an interpreter task (`vm::driver`) on its own Lua
+//! thread: each poll borrows the state only while the VM runs and polls the awaited host future
+//! with the state released, so many calls of one state await concurrently and host futures may
+//! use the state. Dropping the returned future drops the awaited host future immediately and
+//! releases the task's thread.
+//!
+//! The futures are plain `std` futures (not `Send`, like [`Lua`]); any executor that can run
+//! local futures drives them, e.g. tokio's `current_thread` runtime or a `LocalSet`.
+
+use crate::conversion::{FromLuaMulti, IntoLuaMulti};
+use crate::error::{Error, Result};
+use crate::function::Function;
+use crate::lua::Lua;
+use crate::value::MultiValue;
+use rua_interp::func::{BoxedNativeFn, NativeClosure, NativeCode};
+use rua_interp::vm::driver::{Task, TaskStep};
+use rua_interp::vm::native::{Action, Completion, Ctx, HostFuture};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+impl Lua {
+    /// Creates an async host function: `func(lua, args)` returns a future whose output is the
+    /// function's results. Call it from Lua code run by an async call
+    /// ([`Function::call_async`], [`crate::Chunk::exec_async`], ...).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// let lua = rua::Lua::new();
+    /// let sleep = lua
+    ///     .create_async_function(|_, ms: u64| async move {
+    ///         tokio::time::sleep(Duration::from_millis(ms)).await;
+    ///         Ok(ms * 2)
+    ///     })
+    ///     .unwrap();
+    /// lua.globals().set("sleep", sleep).unwrap();
+    /// let v: u64 = lua.load("return sleep(5)").eval_async().await.unwrap();
+    /// assert_eq!(v, 10);
+    /// # }
+    /// ```
+    pub fn create_async_function<A, R, F, FR>(&self, func: F) -> Result<Function>
+    where
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+        F: Fn(Lua, A) -> FR + 'static,
+        FR: Future<Output = Result<R>> + 'static,
+    {
+        self.create_async_callback(Box::new(move |lua, args| {
+            let a = A::from_lua_args(args, 1, None, &lua);
+            match a {
+                Ok(a) => {
+                    let fut = func(lua.clone(), a);
+                    Box::pin(async move {
+                        let r = fut.await?;
+                        r.into_lua_multi(&lua)
+                    })
+                }
+                Err(e) => Box::pin(std::future::ready(Err(e))),
+            }
+        }))
+    }
+
+    pub(crate) fn create_async_callback(&self, cb: AsyncCallback) -> Result<Function> {
+        let weak = self.weak();
+        let native: BoxedNativeFn = Box::new(move |ctx: &mut Ctx| {
+            let lua = match weak.upgrade() {
+                Ok(l) => l,
+                Err(_) => return Err(ctx.error("the Lua state is being closed")),
+            };
+            let args = lua.args_of(ctx);
+            let fut = lua.0.lend(ctx.st, || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(lua.clone(), args)))
+            });
+            let fut = match fut {
+                Ok(f) => f,
+                Err(p) => {
+                    let e = lua.panic_to_error(p);
+                    return Err(lua.wrap_error(ctx.st, e));
+                }
+            };
+            let host: HostFuture = Box::pin(async move {
+                let r = fut.await;
+                let done: Completion = Box::new(move |ctx: &mut Ctx| lua.finish_callback(ctx, r));
+                done
+            });
+            Ok(Action::Await(host))
+        });
+        self.with_state(|st| {
+            let f = crate::value::RawValue::NativeFn(st.heap.alloc(NativeClosure {
+                code: NativeCode::Boxed(native),
+                name: "?",
+                upvals: Box::new([]),
+            }));
+            Function(self.new_ref(st, f))
+        })
+    }
+}
+
+/// The boxed form of an async host function.
+pub(crate) type AsyncCallback =
+    Box<dyn Fn(Lua, MultiValue) -> Pin<Box<dyn Future<Output = Result<MultiValue>>>>>;
+
+impl Function {
+    /// Calls the function as an async task: async host functions it reaches may await. The
+    /// call starts when the future is first polled; dropping the future cancels it (the host
+    /// future it awaits is dropped at once).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let lua = rua::Lua::new();
+    /// let f: rua::Function = lua.load("function(x) return x + 1 end").eval().unwrap();
+    /// assert_eq!(f.call_async::<i32>(1).await.unwrap(), 2);
+    /// # }
+    /// ```
+    pub fn call_async<R: FromLuaMulti>(
+        &self,
+        args: impl IntoLuaMulti,
+    ) -> impl Future<Output = Result<R>> + 'static {
+        let prepared = self.0.lua().and_then(|lua| {
+            let args = args.into_lua_multi(&lua)?;
+            let call = AsyncCall::start(&lua, self, args)?;
+            Ok((lua, call))
+        });
+        async move {
+            let (lua, call) = prepared?;
+            let results = call.await?;
+            R::from_lua_multi(results, &lua)
+        }
+    }
+}
+
+/// A running async call: an interpreter task plus the host future it awaits.
+pub(crate) struct AsyncCall {
+    lua: Lua,
+    task: Option<Task>,
+    pending: Option<HostFuture>,
+}
+
+impl AsyncCall {
+    pub(crate) fn start(lua: &Lua, f: &Function, args: MultiValue) -> Result<AsyncCall> {
+        let task = lua.with_state(|st| -> Result<Task> {
+            let fv = lua.ref_to_raw(st, &f.0)?;
+            let h = &lua.0.helpers;
+            let mut all = Vec::with_capacity(args.len() + 2);
+            all.push(fv);
+            all.push(h.handler);
+            for a in args.iter() {
+                all.push(lua.value_to_raw(st, a)?);
+            }
+            Ok(st.spawn_task(h.trampoline, &all))
+        })??;
+        Ok(AsyncCall {
+            lua: lua.clone(),
+            task: Some(task),
+            pending: None,
+        })
+    }
+}
+
+impl Future for AsyncCall {
+    type Output = Result<MultiValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            if let Some(fut) = this.pending.as_mut() {
+                match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(c) => {
+                        this.pending = None;
+                        if let Some(t) = this.task.as_mut() {
+                            t.set_completion(c);
+                        }
+                    }
+                }
+            }
+            let Some(task) = this.task.as_mut() else {
+                return Poll::Ready(Err(Error::runtime("async call polled after completion")));
+            };
+            let lua = &this.lua;
+            let step = lua.with_state(|st| match st.resume_task(task) {
+                TaskStep::Done(Ok(vals)) => Ok(Ok(vals
+                    .into_iter()
+                    .map(|v| lua.raw_to_value(st, v))
+                    .collect::<MultiValue>())),
+                TaskStep::Done(Err(e)) => Ok(Err(lua.convert_error(st, e))),
+                TaskStep::Pending(f) => Err(f),
+            });
+            match step {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(Ok(done)) => {
+                    this.task = None;
+                    lua.resume_pending_panic();
+                    return Poll::Ready(done);
+                }
+                Ok(Err(f)) => this.pending = Some(f),
+            }
+        }
+    }
+}
+
+impl Drop for AsyncCall {
+    fn drop(&mut self) {
+        // The host future goes first (dropping it must not wait for anything).
+        self.pending = None;
+        if let Some(mut task) = self.task.take() {
+            let r = self.lua.with_state(|st| st.cancel_task(&mut task));
+            if r.is_err() {
+                // The state is busy (dropped from inside a collection): cancel on next entry.
+                self.lua.0.pending_cancel.borrow_mut().push(task);
+            }
+        }
+    }
+}

@@ -1,0 +1,747 @@
+//! Rust values as Lua userdata: the [`UserData`] trait with its method and field registries
+//! ([`UserDataMethods`], [`UserDataFields`], [`MetaMethod`]), [`AnyUserData`] handles and the
+//! borrow guards [`UserDataRef`] / [`UserDataRefMut`].
+//!
+//! A userdata stores its value as `RefCell<T>` inside the interpreter's userdata object, so
+//! methods borrow it dynamically: a `&mut self` method called while the value is borrowed (for
+//! example re-entered through Lua) fails with [`Error::UserDataBorrowMutError`] instead of
+//! aliasing. Each Rust type gets one metatable, built on first use and cached per state.
+
+use crate::conversion::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti};
+use crate::error::{Error, Result};
+use crate::function::Callback;
+use crate::lua::Lua;
+use crate::value::{MultiValue, RawValue, Value, ValueRef};
+use crate::Table;
+use rua_interp::userdata::UserData as RawUserData;
+use std::any::TypeId;
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::rc::Rc;
+
+/// Metamethods a userdata type can define.
+///
+/// ```
+/// assert_eq!(rua::MetaMethod::Add.name(), "__add");
+/// assert_eq!(rua::MetaMethod::ToString.to_string(), "__tostring");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetaMethod {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Unm,
+    IDiv,
+    BAnd,
+    BOr,
+    BXor,
+    BNot,
+    Shl,
+    Shr,
+    Concat,
+    Len,
+    Eq,
+    Lt,
+    Le,
+    Index,
+    NewIndex,
+    Call,
+    ToString,
+    Pairs,
+    Close,
+}
+
+impl MetaMethod {
+    /// The metatable key (`"__add"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            MetaMethod::Add => "__add",
+            MetaMethod::Sub => "__sub",
+            MetaMethod::Mul => "__mul",
+            MetaMethod::Div => "__div",
+            MetaMethod::Mod => "__mod",
+            MetaMethod::Pow => "__pow",
+            MetaMethod::Unm => "__unm",
+            MetaMethod::IDiv => "__idiv",
+            MetaMethod::BAnd => "__band",
+            MetaMethod::BOr => "__bor",
+            MetaMethod::BXor => "__bxor",
+            MetaMethod::BNot => "__bnot",
+            MetaMethod::Shl => "__shl",
+            MetaMethod::Shr => "__shr",
+            MetaMethod::Concat => "__concat",
+            MetaMethod::Len => "__len",
+            MetaMethod::Eq => "__eq",
+            MetaMethod::Lt => "__lt",
+            MetaMethod::Le => "__le",
+            MetaMethod::Index => "__index",
+            MetaMethod::NewIndex => "__newindex",
+            MetaMethod::Call => "__call",
+            MetaMethod::ToString => "__tostring",
+            MetaMethod::Pairs => "__pairs",
+            MetaMethod::Close => "__close",
+        }
+    }
+}
+
+impl fmt::Display for MetaMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Rust type usable as Lua userdata. Implement `add_methods` and/or `add_fields`.
+///
+/// ```
+/// use rua::{MetaMethod, UserData, UserDataFields, UserDataMethods};
+/// struct Counter(i64);
+/// impl UserData for Counter {
+///     fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+///         fields.add_field_method_get("value", |_, c| Ok(c.0));
+///     }
+///     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+///         methods.add_method_mut("inc", |_, c, by: Option<i64>| {
+///             c.0 += by.unwrap_or(1);
+///             Ok(c.0)
+///         });
+///         methods.add_meta_method(MetaMethod::ToString, |_, c, ()| Ok(format!("Counter({})", c.0)));
+///     }
+/// }
+/// let lua = rua::Lua::new();
+/// lua.globals().set("c", Counter(1)).unwrap();
+/// let s: String = lua.load("c:inc() c:inc(3) return tostring(c) .. ' ' .. c.value").eval().unwrap();
+/// assert_eq!(s, "Counter(5) 5");
+/// ```
+pub trait UserData: Sized + 'static {
+    /// Registers fields (`obj.name` reads and writes).
+    fn add_fields<F: UserDataFields<Self>>(_fields: &mut F) {}
+
+    /// Registers methods (`obj:name(...)`) and metamethods.
+    fn add_methods<M: UserDataMethods<Self>>(_methods: &mut M) {}
+}
+
+/// Method registry passed to [`UserData::add_methods`].
+pub trait UserDataMethods<T> {
+    /// A method taking `&T`.
+    fn add_method<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti;
+
+    /// A method taking `&mut T`.
+    fn add_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti;
+
+    /// A function stored in the methods table (no `self` conversion).
+    fn add_function<F, A, R>(&mut self, name: impl ToString, function: F)
+    where
+        F: Fn(&Lua, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti;
+
+    /// A metamethod taking `&T` as first operand.
+    fn add_meta_method<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti;
+
+    /// A metamethod taking `&mut T` as first operand.
+    fn add_meta_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti;
+
+    /// A metamethod without `self` conversion (e.g. `__add` where the userdata may be the
+    /// second operand).
+    fn add_meta_function<F, A, R>(&mut self, name: impl ToString, function: F)
+    where
+        F: Fn(&Lua, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti;
+
+    /// An async method: the future holds a shared borrow of the value while it runs.
+    #[cfg(feature = "async")]
+    fn add_async_method<M, A, MR, R>(&mut self, name: impl ToString, method: M)
+    where
+        T: 'static,
+        M: Fn(Lua, UserDataRef<T>, A) -> MR + 'static,
+        A: FromLuaMulti,
+        MR: std::future::Future<Output = Result<R>> + 'static,
+        R: IntoLuaMulti;
+}
+
+/// Field registry passed to [`UserData::add_fields`].
+pub trait UserDataFields<T> {
+    /// A constant field.
+    fn add_field<V: IntoLua + Clone + 'static>(&mut self, name: impl ToString, value: V);
+
+    /// A computed field read as `obj.name`.
+    fn add_field_method_get<M, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(&Lua, &T) -> Result<R> + 'static,
+        R: IntoLua;
+
+    /// A field written as `obj.name = v`.
+    fn add_field_method_set<M, A>(&mut self, name: impl ToString, method: M)
+    where
+        M: FnMut(&Lua, &mut T, A) -> Result<()> + 'static,
+        A: FromLua;
+}
+
+type FieldInit = Box<dyn FnOnce(&Lua) -> Result<Value>>;
+
+/// Collects what a [`UserData`] type registers.
+struct Registry<T> {
+    methods: Vec<(String, Callback)>,
+    meta: Vec<(String, Callback)>,
+    #[cfg(feature = "async")]
+    async_methods: Vec<(String, crate::async_call::AsyncCallback)>,
+    fields: Vec<(String, FieldInit)>,
+    getters: HashMap<String, Callback>,
+    setters: HashMap<String, Callback>,
+    _marker: std::marker::PhantomData<T>,
+}
+
+fn take_self<T: 'static>(args: &mut MultiValue, name: &str) -> Result<UserDataRef<T>> {
+    let bad = |e: Error| Error::BadArgument {
+        to: Some(name.to_string()),
+        pos: 1,
+        cause: std::sync::Arc::new(e),
+    };
+    match args.pop_front() {
+        Some(Value::UserData(u)) => u.borrow::<T>().map_err(bad),
+        other => Err(bad(Error::from_lua_conv(
+            other.as_ref().map_or("nil", Value::type_name),
+            "userdata",
+            None,
+        ))),
+    }
+}
+
+fn take_self_mut<T: 'static>(args: &mut MultiValue, name: &str) -> Result<UserDataRefMut<T>> {
+    let bad = |e: Error| Error::BadArgument {
+        to: Some(name.to_string()),
+        pos: 1,
+        cause: std::sync::Arc::new(e),
+    };
+    match args.pop_front() {
+        Some(Value::UserData(u)) => u.borrow_mut::<T>().map_err(bad),
+        other => Err(bad(Error::from_lua_conv(
+            other.as_ref().map_or("nil", Value::type_name),
+            "userdata",
+            None,
+        ))),
+    }
+}
+
+fn method_cb<T: 'static, M, A, R>(name: String, method: M) -> Callback
+where
+    M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+{
+    Box::new(move |lua, mut args| {
+        let this = take_self::<T>(&mut args, &name)?;
+        let a = A::from_lua_args(args, 2, Some(&name), lua)?;
+        let r = method(lua, &this, a)?;
+        drop(this);
+        r.into_lua_multi(lua)
+    })
+}
+
+fn method_mut_cb<T: 'static, M, A, R>(name: String, method: M) -> Callback
+where
+    M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+{
+    let method = RefCell::new(method);
+    Box::new(move |lua, mut args| {
+        let mut this = take_self_mut::<T>(&mut args, &name)?;
+        let a = A::from_lua_args(args, 2, Some(&name), lua)?;
+        let mut m = method
+            .try_borrow_mut()
+            .map_err(|_| Error::RecursiveMutCallback)?;
+        let r = m(lua, &mut this, a)?;
+        drop(this);
+        r.into_lua_multi(lua)
+    })
+}
+
+fn function_cb<F, A, R>(name: String, function: F) -> Callback
+where
+    F: Fn(&Lua, A) -> Result<R> + 'static,
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+{
+    Box::new(move |lua, args| {
+        let a = A::from_lua_args(args, 1, Some(&name), lua)?;
+        function(lua, a)?.into_lua_multi(lua)
+    })
+}
+
+impl<T: 'static> UserDataMethods<T> for Registry<T> {
+    fn add_method<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        self.methods.push((name.clone(), method_cb(name, method)));
+    }
+
+    fn add_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        self.methods
+            .push((name.clone(), method_mut_cb(name, method)));
+    }
+
+    fn add_function<F, A, R>(&mut self, name: impl ToString, function: F)
+    where
+        F: Fn(&Lua, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        self.methods
+            .push((name.clone(), function_cb(name, function)));
+    }
+
+    fn add_meta_method<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        self.meta.push((name.clone(), method_cb(name, method)));
+    }
+
+    fn add_meta_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        self.meta.push((name.clone(), method_mut_cb(name, method)));
+    }
+
+    fn add_meta_function<F, A, R>(&mut self, name: impl ToString, function: F)
+    where
+        F: Fn(&Lua, A) -> Result<R> + 'static,
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        self.meta.push((name.clone(), function_cb(name, function)));
+    }
+
+    #[cfg(feature = "async")]
+    fn add_async_method<M, A, MR, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(Lua, UserDataRef<T>, A) -> MR + 'static,
+        A: FromLuaMulti,
+        MR: std::future::Future<Output = Result<R>> + 'static,
+        R: IntoLuaMulti,
+    {
+        let name = name.to_string();
+        let n = name.clone();
+        self.async_methods.push((
+            name,
+            Box::new(move |lua, mut args| {
+                let prepared = take_self::<T>(&mut args, &n).and_then(|this| {
+                    let a = A::from_lua_args(args, 2, Some(&n), &lua)?;
+                    Ok((this, a))
+                });
+                match prepared {
+                    Ok((this, a)) => {
+                        let fut = method(lua.clone(), this, a);
+                        Box::pin(async move { fut.await?.into_lua_multi(&lua) })
+                    }
+                    Err(e) => Box::pin(std::future::ready(Err(e))),
+                }
+            }),
+        ));
+    }
+}
+
+impl<T: 'static> UserDataFields<T> for Registry<T> {
+    fn add_field<V: IntoLua + Clone + 'static>(&mut self, name: impl ToString, value: V) {
+        self.fields
+            .push((name.to_string(), Box::new(move |lua| value.into_lua(lua))));
+    }
+
+    fn add_field_method_get<M, R>(&mut self, name: impl ToString, method: M)
+    where
+        M: Fn(&Lua, &T) -> Result<R> + 'static,
+        R: IntoLua,
+    {
+        let name = name.to_string();
+        let cb = method_cb(name.clone(), move |lua, this: &T, (): ()| method(lua, this));
+        self.getters.insert(name, cb);
+    }
+
+    fn add_field_method_set<M, A>(&mut self, name: impl ToString, method: M)
+    where
+        M: FnMut(&Lua, &mut T, A) -> Result<()> + 'static,
+        A: FromLua,
+    {
+        let name = name.to_string();
+        let cb = method_mut_cb(name.clone(), method);
+        self.setters.insert(name, cb);
+    }
+}
+
+impl Lua {
+    /// The metatable shared by all userdata of type `T` (built on first use).
+    fn userdata_metatable<T: UserData>(&self) -> Result<RawValue> {
+        if let Some(mt) = self.0.ud_metas.borrow().get(&TypeId::of::<T>()) {
+            return Ok(*mt);
+        }
+        let mut reg = Registry::<T> {
+            methods: Vec::new(),
+            meta: Vec::new(),
+            #[cfg(feature = "async")]
+            async_methods: Vec::new(),
+            fields: Vec::new(),
+            getters: HashMap::new(),
+            setters: HashMap::new(),
+            _marker: std::marker::PhantomData,
+        };
+        T::add_fields(&mut reg);
+        T::add_methods(&mut reg);
+        let mt = self.create_table()?;
+        let methods = self.create_table()?;
+        for (name, cb) in reg.methods {
+            methods.raw_set(name, self.create_callback(cb)?)?;
+        }
+        #[cfg(feature = "async")]
+        for (name, cb) in reg.async_methods {
+            methods.raw_set(name, self.create_async_callback(cb)?)?;
+        }
+        for (name, init) in reg.fields {
+            methods.raw_set(name, init(self)?)?;
+        }
+        let mut user_index = None;
+        let mut user_newindex = None;
+        for (name, cb) in reg.meta {
+            let f = self.create_callback(cb)?;
+            match name.as_str() {
+                "__index" => user_index = Some(f),
+                "__newindex" => user_newindex = Some(f),
+                _ => mt.raw_set(name, f)?,
+            }
+        }
+        let short = std::any::type_name::<T>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("userdata")
+            .to_string();
+        mt.raw_set("__name", short)?;
+        if reg.getters.is_empty() && user_index.is_none() {
+            mt.raw_set("__index", methods)?;
+        } else {
+            let getters = Rc::new(reg.getters);
+            let index = move |lua: &Lua, args: MultiValue| -> Result<MultiValue> {
+                let ud = args.front().cloned().unwrap_or(Value::Nil);
+                let key = args.get(1).cloned().unwrap_or(Value::Nil);
+                if let Value::String(s) = &key {
+                    if let Some(g) = getters.get(s.to_string_lossy().as_str()) {
+                        return g(lua, MultiValue::from_vec(vec![ud]));
+                    }
+                }
+                let v: Value = methods.raw_get(key.clone())?;
+                if !v.is_nil() {
+                    return v.into_lua_multi(lua);
+                }
+                match &user_index {
+                    Some(f) => f.call((ud, key)),
+                    None => Ok(MultiValue::from_vec(vec![Value::Nil])),
+                }
+            };
+            mt.raw_set("__index", self.create_callback(Box::new(index))?)?;
+        }
+        if !reg.setters.is_empty() || user_newindex.is_some() {
+            let setters = reg.setters;
+            let newindex = move |lua: &Lua, args: MultiValue| -> Result<MultiValue> {
+                let mut it = args.into_iter();
+                let ud = it.next().unwrap_or(Value::Nil);
+                let key = it.next().unwrap_or(Value::Nil);
+                let val = it.next().unwrap_or(Value::Nil);
+                if let Value::String(s) = &key {
+                    if let Some(set) = setters.get(s.to_string_lossy().as_str()) {
+                        return set(lua, MultiValue::from_vec(vec![ud, val]));
+                    }
+                }
+                match &user_newindex {
+                    Some(f) => f.call((ud, key, val)),
+                    None => Err(Error::runtime(format!(
+                        "attempt to set an unknown field '{}' of a userdata",
+                        key.to_string()?
+                    ))),
+                }
+            };
+            mt.raw_set("__newindex", self.create_callback(Box::new(newindex))?)?;
+        }
+        let raw = self.with_state(|st| {
+            let raw = self.ref_to_raw(st, &mt.0)?;
+            // Rooted for the life of the state.
+            let _slot = self.0.root(st, raw);
+            Ok::<_, Error>(raw)
+        })??;
+        self.0.ud_metas.borrow_mut().insert(TypeId::of::<T>(), raw);
+        Ok(raw)
+    }
+
+    /// Moves `data` into a new userdata.
+    ///
+    /// ```
+    /// struct Point { x: f64 }
+    /// impl rua::UserData for Point {}
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(Point { x: 1.5 }).unwrap();
+    /// assert_eq!(ud.borrow::<Point>().unwrap().x, 1.5);
+    /// ```
+    pub fn create_userdata<T: UserData>(&self, data: T) -> Result<AnyUserData> {
+        let mt = self.userdata_metatable::<T>()?;
+        self.with_state(|st| {
+            let meta = match mt {
+                RawValue::Table(t) => Some(t),
+                _ => None,
+            };
+            let ud = st.heap.alloc(RawUserData {
+                meta: Cell::new(meta),
+                user_values: RefCell::new(Vec::new()),
+                data: RefCell::new(Box::new(RefCell::new(data))),
+                finalizer_registered: Cell::new(false),
+            });
+            AnyUserData(self.new_ref(st, RawValue::UserData(ud)))
+        })
+    }
+}
+
+impl<T: UserData> IntoLua for T {
+    fn into_lua(self, lua: &Lua) -> Result<Value> {
+        Ok(Value::UserData(lua.create_userdata(self)?))
+    }
+}
+
+/// A handle to a userdata of any type.
+///
+/// ```
+/// struct Secret(u32);
+/// impl rua::UserData for Secret {}
+/// let lua = rua::Lua::new();
+/// let ud = lua.create_userdata(Secret(7)).unwrap();
+/// assert!(ud.is::<Secret>());
+/// assert!(!ud.is::<String>());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnyUserData(pub(crate) ValueRef);
+
+impl AnyUserData {
+    /// `true` if the value is a `T`.
+    pub fn is<T: 'static>(&self) -> bool {
+        self.cell_ptr::<T>().is_ok()
+    }
+
+    /// Pointer to the `RefCell<T>` inside the userdata, with the state keeping it alive.
+    fn cell_ptr<T: 'static>(&self) -> Result<(*const RefCell<T>, Lua)> {
+        self.0.with_raw(|lua, _, v| match v {
+            RawValue::UserData(u) => {
+                let data = u.data.borrow();
+                match data.downcast_ref::<RefCell<T>>() {
+                    Some(cell) => Ok((cell as *const RefCell<T>, lua.clone())),
+                    None => Err(Error::UserDataTypeMismatch),
+                }
+            }
+            _ => Err(Error::UserDataTypeMismatch),
+        })
+    }
+
+    /// Borrows the value as `&T`. Fails with [`Error::UserDataTypeMismatch`] for another
+    /// type and [`Error::UserDataBorrowError`] while it is mutably borrowed.
+    ///
+    /// ```
+    /// struct N(i32);
+    /// impl rua::UserData for N {}
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(N(1)).unwrap();
+    /// let w = ud.borrow_mut::<N>().unwrap();
+    /// assert!(matches!(ud.borrow::<N>(), Err(rua::Error::UserDataBorrowError)));
+    /// drop(w);
+    /// assert_eq!(ud.borrow::<N>().unwrap().0, 1);
+    /// ```
+    pub fn borrow<T: 'static>(&self) -> Result<UserDataRef<T>> {
+        let (cell, lua) = self.cell_ptr::<T>()?;
+        // SAFETY: the `RefCell<T>` lives in the userdata's boxed payload, which is never
+        // replaced (only this module stores `RefCell<T>` payloads and none reassigns them) and
+        // is freed only when the object is collected or the state dropped. The guard keeps a
+        // clone of this handle (rooting the object) and a strong `Lua` (keeping the heap), and
+        // drops the borrow before them, so the reference outlives neither.
+        let borrow = unsafe { &*cell }
+            .try_borrow()
+            .map_err(|_| Error::UserDataBorrowError)?;
+        Ok(UserDataRef {
+            borrow,
+            _handle: self.clone(),
+            _lua: lua,
+        })
+    }
+
+    /// Borrows the value as `&mut T`. Fails with [`Error::UserDataBorrowMutError`] while it
+    /// is borrowed.
+    ///
+    /// ```
+    /// struct N(i32);
+    /// impl rua::UserData for N {}
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(N(1)).unwrap();
+    /// ud.borrow_mut::<N>().unwrap().0 = 5;
+    /// let r = ud.borrow::<N>().unwrap();
+    /// assert!(matches!(ud.borrow_mut::<N>(), Err(rua::Error::UserDataBorrowMutError)));
+    /// assert_eq!(r.0, 5);
+    /// ```
+    pub fn borrow_mut<T: 'static>(&self) -> Result<UserDataRefMut<T>> {
+        let (cell, lua) = self.cell_ptr::<T>()?;
+        // SAFETY: as in `borrow`.
+        let borrow = unsafe { &*cell }
+            .try_borrow_mut()
+            .map_err(|_| Error::UserDataBorrowMutError)?;
+        Ok(UserDataRefMut {
+            borrow,
+            _handle: self.clone(),
+            _lua: lua,
+        })
+    }
+
+    /// Sets the userdata's user value (any Lua value kept alive with it).
+    ///
+    /// ```
+    /// struct U;
+    /// impl rua::UserData for U {}
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(U).unwrap();
+    /// ud.set_user_value("tag").unwrap();
+    /// assert_eq!(ud.user_value::<String>().unwrap(), "tag");
+    /// ```
+    pub fn set_user_value(&self, v: impl IntoLua) -> Result<()> {
+        let lua = self.0.lua()?;
+        let v = v.into_lua(&lua)?;
+        self.0.with_raw(|lua, st, u| {
+            let raw = lua.value_to_raw(st, &v)?;
+            if let RawValue::UserData(u) = u {
+                let mut uv = u.user_values.borrow_mut();
+                if uv.is_empty() {
+                    uv.push(raw);
+                } else {
+                    uv[0] = raw;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The user value set by [`AnyUserData::set_user_value`] (nil if none).
+    pub fn user_value<V: FromLua>(&self) -> Result<V> {
+        let v = self.0.with_raw(|lua, st, u| {
+            let raw = match u {
+                RawValue::UserData(u) => u.user_values.borrow().first().copied(),
+                _ => None,
+            };
+            Ok(lua.raw_to_value(st, raw.unwrap_or(RawValue::Nil)))
+        })?;
+        V::from_lua(v, &self.0.lua()?)
+    }
+
+    /// The metatable shared by this userdata's type.
+    pub fn metatable(&self) -> Result<Table> {
+        self.0.with_raw(|lua, st, u| match u {
+            RawValue::UserData(u) => match u.meta.get() {
+                Some(m) => Ok(Table(lua.new_ref(st, RawValue::Table(m)))),
+                None => Err(Error::runtime("userdata has no metatable")),
+            },
+            _ => Err(Error::UserDataTypeMismatch),
+        })
+    }
+}
+
+/// A shared borrow of a userdata's value.
+pub struct UserDataRef<T: 'static> {
+    // Declared first: dropped before the handle and the state it points into.
+    borrow: Ref<'static, T>,
+    _handle: AnyUserData,
+    _lua: Lua,
+}
+
+impl<T> Deref for UserDataRef<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.borrow
+    }
+}
+
+/// An exclusive borrow of a userdata's value.
+pub struct UserDataRefMut<T: 'static> {
+    borrow: RefMut<'static, T>,
+    _handle: AnyUserData,
+    _lua: Lua,
+}
+
+impl<T> Deref for UserDataRefMut<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.borrow
+    }
+}
+
+impl<T> DerefMut for UserDataRefMut<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.borrow
+    }
+}
+
+impl<T: 'static> FromLua for UserDataRef<T> {
+    fn from_lua(v: Value, _: &Lua) -> Result<Self> {
+        match v {
+            Value::UserData(u) => u.borrow::<T>(),
+            other => Err(Error::from_lua_conv(
+                other.type_name(),
+                std::any::type_name::<T>(),
+                None,
+            )),
+        }
+    }
+}
+
+impl<T: 'static> FromLua for UserDataRefMut<T> {
+    fn from_lua(v: Value, _: &Lua) -> Result<Self> {
+        match v {
+            Value::UserData(u) => u.borrow_mut::<T>(),
+            other => Err(Error::from_lua_conv(
+                other.type_name(),
+                std::any::type_name::<T>(),
+                None,
+            )),
+        }
+    }
+}

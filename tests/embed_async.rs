@@ -1,0 +1,239 @@
+//! Async host functions through the embedding API: where awaits work, concurrency, and
+//! cancellation by dropping the call's future.
+
+use rua::{Error, Function, Lua};
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+fn lua_with_sleep() -> Lua {
+    let lua = Lua::new();
+    let sleep = lua
+        .create_async_function(|_, (ms, v): (u64, rua::Value)| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(v)
+        })
+        .unwrap();
+    lua.globals().set("sleep", sleep).unwrap();
+    lua
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_plain_code_and_pcall() {
+    let lua = lua_with_sleep();
+    let v: i64 = lua
+        .load("return sleep(1, 20) + 1")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, 21);
+    let (ok, v): (bool, i64) = lua
+        .load("return pcall(sleep, 1, 5)")
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(ok && v == 5);
+    // An async function's error is catchable by pcall after the await.
+    let fail = lua
+        .create_async_function(|_, ()| async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            Err::<(), _>(Error::runtime("late failure"))
+        })
+        .unwrap();
+    lua.globals().set("fail", fail).unwrap();
+    let (ok, msg): (bool, String) = lua
+        .load("local ok, e = pcall(fail) return ok, tostring(e)")
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(msg.contains("late failure"), "{msg}");
+    let e = lua.load("fail()").exec_async().await.unwrap_err();
+    assert!(matches!(e, Error::CallbackError { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_metamethods_and_coroutines() {
+    let lua = lua_with_sleep();
+    let v: String = lua
+        .load(
+            r#"
+            local t = setmetatable({}, {__index = function(_, k) return sleep(1, k .. '!') end})
+            local co = coroutine.wrap(function() coroutine.yield(sleep(1, 'y')) end)
+            return t.x .. co()
+            "#,
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, "x!y");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_tostring_metamethod() {
+    let lua = lua_with_sleep();
+    let v: String = lua
+        .load("return tostring(setmetatable({}, {__tostring = function() return sleep(1, 'obj') end}))")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, "obj");
+}
+
+/// Library functions that still call Lua through a nested VM run (string.format's `%s`,
+/// table.sort comparators, gsub callbacks) refuse an await with a clear error instead of
+/// blocking or misbehaving; the rest of the call is unaffected.
+#[tokio::test(flavor = "current_thread")]
+async fn nested_library_calls_refuse_awaits_cleanly() {
+    let lua = lua_with_sleep();
+    let cases = [
+        "return string.format('%s', setmetatable({}, {__tostring = function() return sleep(1, 'fmt') end}))",
+        "local t = {3, 1, 2} table.sort(t, function(a, b) return sleep(0, a < b) end) return table.concat(t, ',')",
+        "return (string.gsub('ab', '%w', function(c) return sleep(0, c:upper()) end))",
+    ];
+    for src in cases {
+        let e = lua.load(src).eval_async::<String>().await.unwrap_err();
+        assert!(e.to_string().contains("C-call boundary"), "{src}: {e}");
+        let ok: bool = lua
+            .load(format!("return not pcall(function() {src} end)"))
+            .eval_async()
+            .await
+            .unwrap();
+        assert!(ok, "{src}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_at_the_top_level_of_a_required_module() {
+    let lua = lua_with_sleep();
+    lua.load(
+        "package.preload['slowmod'] = function(name) local v = sleep(1, 41) return { answer = v + 1, name = name } end",
+    )
+    .exec()
+    .unwrap();
+    let (a, n): (i64, String) = lua
+        .load("local m = require('slowmod') return m.answer, m.name")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!((a, n.as_str()), (42, "slowmod"));
+}
+
+#[test]
+fn sync_call_of_async_function_is_a_clear_error() {
+    let lua = lua_with_sleep();
+    let e = lua.load("sleep(1, 1)").exec().unwrap_err();
+    assert!(matches!(e, Error::AwaitOutsideAsync(_)), "{e:?}");
+    assert!(e.to_string().contains("await"), "{e}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn hundred_concurrent_calls_take_about_one_sleep() {
+    let lua = lua_with_sleep();
+    let handler: Function = lua
+        .load("function(id) local r = sleep(100, id) return r * 2 end")
+        .eval()
+        .unwrap();
+    let started = Instant::now();
+    let calls = (0..100).map(|id| handler.call_async::<i64>(id));
+    let results = futures_join_all(calls).await;
+    let elapsed = started.elapsed();
+    for (id, r) in results.into_iter().enumerate() {
+        assert_eq!(r.unwrap(), id as i64 * 2);
+    }
+    eprintln!("100 concurrent 100 ms awaits: {elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+}
+
+/// Polls all futures concurrently on the current task (a tiny join_all).
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futs: Vec<_> = futs.map(|f| Some(Box::pin(f))).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, slot) in futs.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        out[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
+}
+
+struct DropCounter(Rc<Cell<u32>>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_a_call_drops_the_host_future_at_once() {
+    let lua = Lua::new();
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    let wait_forever = lua
+        .create_async_function(move |_, ()| {
+            let guard = DropCounter(d.clone());
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+        .unwrap();
+    lua.globals().set("wait_forever", wait_forever).unwrap();
+    let f: Function = lua
+        .load("weak = setmetatable({}, {__mode = 'k'}) return function() local t = setmetatable({}, {__index = function() return wait_forever() end}) weak[t] = true return pcall(function() return t.x end) end")
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(f.call_async::<()>(()));
+    // Poll once: the call runs until it awaits.
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(polled.is_pending());
+    assert_eq!(drops.get(), 0);
+    drop(call);
+    assert_eq!(drops.get(), 1, "host future dropped with the call");
+    // The state is fine and the cancelled task's thread is released.
+    assert_eq!(lua.load("1 + 1").eval::<i32>().unwrap(), 2);
+    // Nothing of the cancelled call stays reachable: its locals are collected.
+    let alive: bool = lua
+        .load("collectgarbage() collectgarbage() return next(weak) ~= nil")
+        .eval()
+        .unwrap();
+    assert!(!alive, "the cancelled task's thread was released");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn host_futures_may_call_back_into_lua() {
+    let lua = Lua::new();
+    let f = lua
+        .create_async_function(|lua, n: i64| async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            // Use the state while the task is suspended.
+            let double: Function = lua.globals().get("double")?;
+            double.call_async::<i64>(n).await
+        })
+        .unwrap();
+    lua.globals().set("via_rust", f).unwrap();
+    lua.load("function double(x) return x * 2 end")
+        .exec()
+        .unwrap();
+    assert_eq!(
+        lua.load("via_rust(21)").eval_async::<i64>().await.unwrap(),
+        42
+    );
+}
