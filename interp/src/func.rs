@@ -113,6 +113,17 @@ impl LuaClosure {
         self.upvals[i].get()
     }
 
+    /// Upvalue `i` without a bounds check, for the VM's GETUPVAL/SETUPVAL/GETTABUP/SETTABUP.
+    ///
+    /// # Safety
+    /// `i` must be below the closure's upvalue count, which equals its prototype's (the
+    /// compiler emits only such operands and the binary-chunk verifier checks them).
+    #[inline]
+    pub unsafe fn upval_unchecked(&self, i: usize) -> Gc<UpVal> {
+        // SAFETY: the caller guarantees `i < self.upvals.len()`.
+        unsafe { self.upvals.get_unchecked(i).get() }
+    }
+
     /// Makes upvalue `i` refer to `u` (`debug.upvaluejoin`).
     pub fn set_upval(&self, i: usize, u: Gc<UpVal>) {
         self.upvals[i].set(u);

@@ -102,6 +102,13 @@ impl State {
                 unsafe { *regs.add($i) = v }
             }};
         }
+        macro_rules! upval {
+            ($i:expr) => {
+                // SAFETY: upvalue operands are below the closure's upvalue count (compiler and
+                // verifier invariant, see `LuaClosure::upval_unchecked`).
+                unsafe { cl.upval_unchecked($i) }
+            };
+        }
         macro_rules! konst {
             ($i:expr) => {
                 // SAFETY: constant operands index the constant table (module invariant).
@@ -153,6 +160,19 @@ impl State {
                     Some(r) => setreg!(i.a(), r),
                     None => slow!(),
                 }
+            }};
+        }
+        // Comparison of a register with an immediate integer operand.
+        macro_rules! cmp_imm {
+            ($i:ident, $cmp:tt) => {{
+                let i = $i;
+                let imm = i.sb();
+                let r = match *rref!(i.a()) {
+                    Value::Int(x) => x $cmp imm,
+                    Value::Float(f) => f $cmp imm as f64,
+                    _ => slow!(),
+                };
+                jump_if!(r, i.k());
             }};
         }
         // Calls the value in register `$f` with the registers up to (not including) `$top` as
@@ -229,8 +249,13 @@ impl State {
             let i = unsafe { *ip };
             // SAFETY: one past an instruction is within the code or one past its end.
             ip = unsafe { ip.add(1) };
-            // SAFETY: opcodes in compiled or verified code are valid.
-            let op = unsafe { std::mem::transmute::<u8, OpCode>(i.op_raw()) };
+            let raw = i.op_raw();
+            // SAFETY: opcodes in compiled or verified code are valid; telling the compiler so
+            // lets the dispatch jump table go without a range check.
+            let op = unsafe {
+                std::hint::assert_unchecked((raw as usize) < OpCode::COUNT);
+                std::mem::transmute::<u8, OpCode>(raw)
+            };
             match op {
                 OpCode::Move => setreg!(i.a(), reg!(i.b())),
                 OpCode::LoadI => setreg!(i.a(), Value::Int(i.sbx())),
@@ -249,11 +274,10 @@ impl State {
                         setreg!(a + j, Value::Nil);
                     }
                 }
-                OpCode::GetUpval => setreg!(i.a(), cl.upval(i.b()).get()),
-                OpCode::SetUpval => cl.upval(i.b()).set(reg!(i.a())),
+                OpCode::GetUpval => setreg!(i.a(), upval!(i.b()).get()),
+                OpCode::SetUpval => upval!(i.b()).set(reg!(i.a())),
                 OpCode::GetTabUp => {
-                    if let (Value::Table(tab), Value::Str(s)) =
-                        (cl.upval(i.b()).get(), konst!(i.c()))
+                    if let (Value::Table(tab), Value::Str(s)) = (upval!(i.b()).get(), konst!(i.c()))
                     {
                         let v = tab.get_str(*s);
                         if !v.is_nil() || tab.metatable().is_none() {
@@ -335,7 +359,7 @@ impl State {
                 }
                 OpCode::SetField | OpCode::SetI | OpCode::SetTable | OpCode::SetTabUp => {
                     let t = if op == OpCode::SetTabUp {
-                        cl.upval(i.a()).get()
+                        upval!(i.a()).get()
                     } else {
                         reg!(i.a())
                     };
@@ -465,28 +489,10 @@ impl State {
                     };
                     jump_if!(r, i.k());
                 }
-                OpCode::LtI | OpCode::LeI | OpCode::GtI | OpCode::GeI => {
-                    let imm = i.sb();
-                    let r = match *rref!(i.a()) {
-                        Value::Int(x) => match op {
-                            OpCode::LtI => x < imm,
-                            OpCode::LeI => x <= imm,
-                            OpCode::GtI => x > imm,
-                            _ => x >= imm,
-                        },
-                        Value::Float(f) => {
-                            let g = imm as f64;
-                            match op {
-                                OpCode::LtI => f < g,
-                                OpCode::LeI => f <= g,
-                                OpCode::GtI => f > g,
-                                _ => f >= g,
-                            }
-                        }
-                        _ => slow!(),
-                    };
-                    jump_if!(r, i.k());
-                }
+                OpCode::LtI => cmp_imm!(i, <),
+                OpCode::LeI => cmp_imm!(i, <=),
+                OpCode::GtI => cmp_imm!(i, >),
+                OpCode::GeI => cmp_imm!(i, >=),
                 OpCode::Test => {
                     let r = rref!(i.a()).truthy();
                     jump_if!(r, i.k());
