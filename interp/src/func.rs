@@ -18,6 +18,9 @@ pub struct FnProto {
     pub num_params: u8,
     pub is_vararg: bool,
     pub max_stack: u8,
+    /// `proto.code.as_ptr()`, cached for calls and returns. Valid as long as this `FnProto`
+    /// lives: the code is never modified and `proto` keeps it alive.
+    pub code: *const crate::opcode::Instr,
     pub proto: Rc<Proto>,
     pub consts: Box<[Value]>,
     pub children: Box<[Gc<FnProto>]>,

@@ -878,7 +878,7 @@ impl State {
                 base = fr.base;
                 // SAFETY: base < stack.len() for the running frame.
                 regs = unsafe { d.stack.as_mut_ptr().add(base) };
-                code = cl.proto.proto.code.as_ptr();
+                code = cl.proto.code;
                 // SAFETY: a saved pc is within (or one past) the frame's code.
                 ip = unsafe { code.add(pc) };
                 kst = cl.proto.consts.as_ptr();
@@ -1634,7 +1634,7 @@ impl State {
                             base = func + 1;
                             // SAFETY: base < ntop <= stack.len().
                             regs = unsafe { d.stack.as_mut_ptr().add(base) };
-                            code = fp.proto.code.as_ptr();
+                            code = fp.code;
                             ip = code;
                             kst = fp.consts.as_ptr();
                             continue;
@@ -1722,7 +1722,7 @@ impl State {
                         base = caller.base;
                         // SAFETY: the caller's base is below its top <= stack.len().
                         regs = unsafe { d.stack.as_mut_ptr().add(base) };
-                        code = cl.proto.proto.code.as_ptr();
+                        code = cl.proto.code;
                         // SAFETY: the caller's saved pc is within its code.
                         ip = unsafe { code.add(p) };
                         kst = cl.proto.consts.as_ptr();

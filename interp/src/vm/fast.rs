@@ -49,7 +49,7 @@ impl State {
                 cl = c;
                 // SAFETY: the running frame's base is below stack.len() (module invariant).
                 regs = unsafe { d.stack.as_mut_ptr().add(fr.base) };
-                code = c.proto.proto.code.as_ptr();
+                code = c.proto.code;
                 // SAFETY: a saved pc is within the frame's code.
                 ip = unsafe { code.add(pc) };
                 kst = c.proto.consts.as_ptr();
@@ -218,7 +218,7 @@ impl State {
                         cl = ncl;
                         // SAFETY: func + 1 < ntop <= stack.len().
                         regs = unsafe { d.stack.as_mut_ptr().add(func + 1) };
-                        code = fp.proto.code.as_ptr();
+                        code = fp.code;
                         ip = code;
                         kst = fp.consts.as_ptr();
                     }
@@ -568,7 +568,7 @@ impl State {
                     cl = ncl;
                     // SAFETY: dst + 1 < ntop <= stack.len().
                     regs = unsafe { d.stack.as_mut_ptr().add(dst + 1) };
-                    code = fp.proto.code.as_ptr();
+                    code = fp.code;
                     ip = code;
                     kst = fp.consts.as_ptr();
                 }
@@ -602,7 +602,7 @@ impl State {
                     cl = c;
                     // SAFETY: the caller's base is below its top <= stack.len().
                     regs = unsafe { d.stack.as_mut_ptr().add(cbase) };
-                    code = c.proto.proto.code.as_ptr();
+                    code = c.proto.code;
                     // SAFETY: the caller's saved pc is within its code.
                     ip = unsafe { code.add(pc) };
                     kst = c.proto.consts.as_ptr();

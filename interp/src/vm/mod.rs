@@ -329,6 +329,7 @@ impl State {
             num_params: p.num_params,
             is_vararg: p.is_vararg,
             max_stack: p.max_stack,
+            code: p.code.as_ptr(),
             proto: p.clone(),
             consts,
             children,
