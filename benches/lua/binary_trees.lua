@@ -1,4 +1,5 @@
 -- Allocation-heavy: build and walk many complete binary trees while one long-lived tree stays
+-- callgrind-arg: 10 (smaller size used by scripts/bench --callgrind)
 -- reachable.
 local maxdepth = tonumber(arg and arg[1]) or 14
 

@@ -1,4 +1,5 @@
 -- Closures and upvalues: create counters and adders, call them, share upvalues between closures.
+-- callgrind-arg: 40000 (smaller size used by scripts/bench --callgrind)
 local n = tonumber(arg and arg[1]) or 1200000
 local function counter(start)
   local c = start

@@ -1,4 +1,5 @@
 -- Coroutine ping-pong: a producer and a filter exchange values through resume/yield.
+-- callgrind-arg: 100000 (smaller size used by scripts/bench --callgrind)
 local n = tonumber(arg and arg[1]) or 4000000
 local producer = coroutine.create(function()
   for i = 1, n do coroutine.yield(i) end

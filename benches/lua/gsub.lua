@@ -1,4 +1,5 @@
 -- Pattern matching: gsub with string, function and table replacements; find, match, gmatch.
+-- callgrind-arg: 500 (smaller size used by scripts/bench --callgrind)
 local n = tonumber(arg and arg[1]) or 16000
 local words = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"}
 local parts = {}

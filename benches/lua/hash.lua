@@ -1,4 +1,5 @@
 -- Hash part: insert and look up string keys and sparse integer keys, delete some, iterate.
+-- callgrind-arg: 3000 (smaller size used by scripts/bench --callgrind)
 local n = tonumber(arg and arg[1]) or 100000
 local keys = {}
 for i = 1, n do keys[i] = "key" .. i end

@@ -1,4 +1,5 @@
 -- Floating-point loop: escape-time iteration over a grid of the complex plane.
+-- callgrind-arg: 120 (smaller size used by scripts/bench --callgrind)
 local size = tonumber(arg and arg[1]) or 700
 local limit = 200
 local inside, iters = 0, 0

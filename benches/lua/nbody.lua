@@ -1,4 +1,5 @@
 -- Gravitational simulation of a few bodies with a symplectic Euler integrator. The bodies are
+-- callgrind-arg: 5000 (smaller size used by scripts/bench --callgrind)
 -- generated from a fixed pseudo-random sequence; the checksum is the total energy.
 local steps = tonumber(arg and arg[1]) or 200000
 

@@ -1,4 +1,5 @@
 -- Table-heavy: repeated sieve of Eratosthenes over a boolean array.
+-- callgrind-arg: 30000 (smaller size used by scripts/bench --callgrind)
 local limit = tonumber(arg and arg[1]) or 1000000
 local rounds = 15
 local count, last = 0, 0

@@ -1,4 +1,5 @@
 -- Power iteration for the largest singular value of an infinite-matrix section whose
+-- callgrind-arg: 100 (smaller size used by scripts/bench --callgrind)
 -- entries are 1 / (triangular number of (i + j) + i + 1), 0-based.
 local n = tonumber(arg and arg[1]) or 550
 

@@ -1,4 +1,5 @@
 -- String building with `..` in a loop (each step makes a new string), with periodic resets
+-- callgrind-arg: 80000 (smaller size used by scripts/bench --callgrind)
 -- so that lengths stay moderate.
 local n = tonumber(arg and arg[1]) or 3000000
 local s = ""

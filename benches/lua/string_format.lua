@@ -1,4 +1,5 @@
 -- string.format with integer, float, string and hex conversions, widths and precisions.
+-- callgrind-arg: 6000 (smaller size used by scripts/bench --callgrind)
 local n = tonumber(arg and arg[1]) or 250000
 local check = 0
 for i = 1, n do
