@@ -108,3 +108,33 @@ for i = 1, 3, 0.5 do s = s + i end
 for i = 3, 1, -1 do s = s + i end
 for i = 1.0, 2 do s = s + i end
 print(s)
+
+-- Generic for over ipairs and pairs (run inline for plain tables).
+local seq = {10, 20, nil, 40}
+local out = {}
+for i, v in ipairs(seq) do out[#out + 1] = i .. "=" .. v end
+for i in ipairs({5, 6}) do out[#out + 1] = "k" .. i end
+for i, v, extra in ipairs({7}) do out[#out + 1] = tostring(extra) end
+local proxied = setmetatable({}, {__index = function(_, i) if i <= 3 then return i * 100 end end})
+for i, v in ipairs(proxied) do out[#out + 1] = v end
+print(table.concat(out, " "))
+local h = {a = 1, b = 2, c = 3, 4, 5}
+local n, sum = 0, 0
+for k, v in pairs(h) do n = n + 1; sum = sum + v; h[k] = nil end
+print(n, sum, next(h))
+local keys = 0
+for k in pairs({x = 1, y = 2}) do keys = keys + 1 end
+print(keys)
+local viapairs = setmetatable({}, {__pairs = function(t) return function(_, k) if not k then return 1, "one" end end, t, nil end})
+for k, v in pairs(viapairs) do print("__pairs", k, v) end
+print(pcall(next, {}, "nokey"))
+local ok, err = pcall(function() for k, v in next, {a = 1}, "zz" do end end)
+print(ok, (tostring(err):gsub("^.-:%d+: ", "")))
+local real_next = next
+next = function(t, k) local nk, nv = real_next(t, k); if nk then return nk, nv * 2 end end
+local doubled = 0
+for _, v in pairs({1, 2, 3}) do doubled = doubled + v end
+next = real_next
+print(doubled)
+local co = coroutine.wrap(function() for i, v in ipairs({1, 2, 3}) do coroutine.yield(v) end end)
+print(co(), co(), co())

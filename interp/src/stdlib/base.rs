@@ -20,6 +20,11 @@ pub fn open(st: &mut State) {
     st.set_field(g, "ipairs", ip);
     st.register(g, "pairs", pairs);
     st.register(g, "next", next);
+    // Generic `for` loops over these two run them inline (vm::fast).
+    if let (Value::NativeFn(aux), Value::NativeFn(nx)) = (aux, st.get_field(g, "next")) {
+        st.iterators.ipairs_aux = Some(aux);
+        st.iterators.next = Some(nx);
+    }
     st.register(g, "select", select);
     st.register(g, "rawget", rawget);
     st.register(g, "rawset", rawset);
@@ -227,11 +232,10 @@ fn pairs(ctx: &mut Ctx) -> LuaResult<Action> {
     if !matches!(t, Value::Table(_)) {
         return Err(ctx.type_error(1, "table"));
     }
-    let next = ctx.st.get_field(ctx.st.globals, "next");
-    let next = if next.is_function() {
-        next
-    } else {
-        ctx.st.new_native(self::next, "next")
+    // The library's own `next`, whatever the global `next` is now (as PUC's pairs).
+    let next = match ctx.st.iterators.next {
+        Some(f) => Value::NativeFn(f),
+        None => ctx.st.new_native(self::next, "next"),
     };
     ctx.ret(&[next, t, Value::Nil])
 }

@@ -130,6 +130,12 @@ impl State {
         t.mark(self.loaded);
         t.mark(self.main_thread);
         t.mark(self.current);
+        if let Some(f) = self.iterators.next {
+            t.mark(f);
+        }
+        if let Some(f) = self.iterators.ipairs_aux {
+            t.mark(f);
+        }
         for s in &self.tm_names {
             t.mark(*s);
         }

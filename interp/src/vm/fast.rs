@@ -521,6 +521,49 @@ impl State {
                 }
                 OpCode::TForCall => {
                     let a = i.a();
+                    // `ipairs` and `next` (from `pairs`) over tables run inline. Only the
+                    // library's own functions qualify, and for `ipairs` only tables without a
+                    // metatable (so the raw get is what `ipairs` would read).
+                    if let (Value::NativeFn(f), Value::Table(t)) = (*rref!(a), *rref!(a + 1)) {
+                        let it = self.iterators;
+                        let wanted = i.c();
+                        if it.ipairs_aux.is_some_and(|g| Gc::ptr_eq(f, g))
+                            && t.metatable().is_none()
+                        {
+                            if let Value::Int(k) = *rref!(a + 2) {
+                                let k = k.wrapping_add(1);
+                                let v = t.get_int(k);
+                                if v.is_nil() {
+                                    setreg!(a + 4, Value::Nil);
+                                } else {
+                                    setreg!(a + 4, Value::Int(k));
+                                    if wanted >= 2 {
+                                        setreg!(a + 5, v);
+                                    }
+                                }
+                                for j in 2..wanted {
+                                    setreg!(a + 4 + j, Value::Nil);
+                                }
+                                continue;
+                            }
+                        } else if it.next.is_some_and(|g| Gc::ptr_eq(f, g)) {
+                            if let Ok(r) = t.next(*rref!(a + 2)) {
+                                match r {
+                                    Some((k, v)) => {
+                                        setreg!(a + 4, k);
+                                        if wanted >= 2 {
+                                            setreg!(a + 5, v);
+                                        }
+                                    }
+                                    None => setreg!(a + 4, Value::Nil),
+                                }
+                                for j in 2..wanted {
+                                    setreg!(a + 4 + j, Value::Nil);
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     setreg!(a + 4, reg!(a));
                     setreg!(a + 5, reg!(a + 1));
                     setreg!(a + 6, reg!(a + 2));

@@ -148,6 +148,16 @@ pub struct State {
     pub in_msg_handler: bool,
     /// Instruction and memory limits set by the host.
     pub sandbox: limits::Limits,
+    /// The library's `next` and `ipairs` iterator functions, which generic `for` loops run
+    /// inline (see [`fast`]). Rooted by the collector.
+    pub iterators: BuiltinIterators,
+}
+
+/// Natives the VM recognises by identity.
+#[derive(Clone, Copy, Default)]
+pub struct BuiltinIterators {
+    pub next: Option<Gc<NativeClosure>>,
+    pub ipairs_aux: Option<Gc<NativeClosure>>,
 }
 
 /// Limit on nested native calls / parser levels, as `LUAI_MAXCCALLS`.
@@ -216,6 +226,7 @@ impl State {
             hook_mask: 0,
             in_msg_handler: false,
             sandbox: limits::Limits::default(),
+            iterators: BuiltinIterators::default(),
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));
