@@ -465,8 +465,16 @@ impl Table {
     pub fn set_int(&self, i: i64, val: Value) {
         let inner = self.inner_mut();
         let idx = (i as u64).wrapping_sub(1);
-        if idx < inner.array.len() as u64 {
+        let len = inner.array.len();
+        if idx < len as u64 {
             inner.array[idx as usize] = val;
+        } else if idx == len as u64
+            && inner.used == 0
+            && len < inner.array.capacity()
+            && !val.is_nil()
+        {
+            // Appending with room to spare and no hash part to migrate keys from.
+            inner.array.push(val);
         } else {
             self.flags.set(0);
             inner.set(Value::Int(i), val)
