@@ -2035,7 +2035,9 @@ impl State {
                 while k < n && is_sn(&d.stack[top - k - 1]) {
                     k += 1;
                 }
-                let mut buf: Vec<u8> = Vec::new();
+                // Built in a reusable scratch buffer, then copied once into the new string.
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.clear();
                 for j in (top - k)..top {
                     match d.stack[j] {
                         Value::Str(s) => buf.extend_from_slice(s.as_bytes()),
@@ -2044,7 +2046,10 @@ impl State {
                         _ => unreachable!(),
                     }
                 }
-                let s = self.intern_vec(buf);
+                let s = self.intern(&buf);
+                if buf.capacity() <= 1 << 16 {
+                    self.scratch = buf;
+                }
                 th.data().stack[top - k] = Value::Str(s);
                 n -= k - 1;
             } else {

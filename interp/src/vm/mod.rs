@@ -151,6 +151,8 @@ pub struct State {
     /// The library's `next` and `ipairs` iterator functions, which generic `for` loops run
     /// inline (see [`fast`]). Rooted by the collector.
     pub iterators: BuiltinIterators,
+    /// Reusable byte buffer for building strings (concatenation).
+    pub(crate) scratch: Vec<u8>,
 }
 
 /// Natives the VM recognises by identity.
@@ -227,6 +229,7 @@ impl State {
             in_msg_handler: false,
             sandbox: limits::Limits::default(),
             iterators: BuiltinIterators::default(),
+            scratch: Vec::new(),
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));
