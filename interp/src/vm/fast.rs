@@ -229,14 +229,20 @@ impl State {
                         savepc!();
                         // SAFETY: `regs` points into the stack (module invariant).
                         let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
-                        match self.call_native(ncl, base as usize + f, base as usize + top, nres)? {
-                            Flow::Continue => {
+                        let base = base as usize;
+                        match self.call_native(ncl, base + f, base + top, nres)? {
+                            // Finished right here: only the stack may have moved.
+                            None => {
+                                // SAFETY: the frame's base is below stack.len().
+                                regs = unsafe { self.current.data().stack.as_mut_ptr().add(base) };
+                            }
+                            Some(Flow::Continue) => {
                                 if self.hook_mask != 0 {
                                     return Ok(Flow::Continue);
                                 }
                                 load!();
                             }
-                            other => return Ok(other),
+                            Some(other) => return Ok(other),
                         }
                     }
                     _ => slow!(),
@@ -708,7 +714,7 @@ impl State {
         func: usize,
         top: usize,
         nres: i32,
-    ) -> LuaResult<Flow> {
+    ) -> LuaResult<Option<Flow>> {
         let th = self.current;
         let d = th.data();
         let depth = d.frames.len();
@@ -740,6 +746,28 @@ impl State {
             }
         };
         let flow = match action {
+            Action::Return(n) if self.hook_mask == 0 && Gc::ptr_eq(self.current, th) => {
+                // The common case, as `post_call` does it for a `Normal` return without hooks:
+                // results to `func`, adjusted to `nres`, and back to the calling Lua frame.
+                let d = th.data();
+                d.frames.pop();
+                let src = d.stack.len() - n;
+                let wanted = if nres < 0 { n } else { nres as usize };
+                d.stack.copy_within(src..src + n.min(wanted), func);
+                let end = func + wanted;
+                let caller_top = d.frames.last().map_or(end, |c| c.top).max(end);
+                if d.stack.len() < caller_top {
+                    d.ensure_len(caller_top);
+                }
+                for k in n..wanted {
+                    d.stack[func + k] = Value::Nil;
+                }
+                d.top = end;
+                if self.gc.should_collect(&mut self.heap) {
+                    self.collect_at(end)?;
+                }
+                return Ok(None);
+            }
             Action::Return(n) => {
                 let len = self.current.data().stack.len();
                 self.post_call(len - n, n)?
@@ -762,7 +790,7 @@ impl State {
                 self.collect_at(live)?;
             }
         }
-        Ok(flow)
+        Ok(Some(flow))
     }
 
     /// A collection at a safepoint of the running Lua frame whose live registers end at stack
