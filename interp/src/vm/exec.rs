@@ -1850,18 +1850,7 @@ impl State {
                     }
                 }
                 OpCode::Closure => {
-                    let child = cl.proto.children[i.bx()];
-                    let heap = &mut self.heap;
-                    let ups = child.proto.upvalues.iter().map(|u| {
-                        if u.in_stack {
-                            th.data()
-                                .find_upval(th, base + u.index as usize, &mut |uv| heap.alloc(uv))
-                        } else {
-                            cl.upval(u.index as usize)
-                        }
-                    });
-                    let new_cl = LuaClosure::new(child, ups);
-                    let ncl = self.heap.alloc(new_cl);
+                    let ncl = self.make_closure(cl, i.bx(), base);
                     setreg!(a, Value::LuaFn(ncl));
                     gc_check!(base + a + 1);
                 }
@@ -1899,6 +1888,30 @@ impl State {
                 OpCode::ExtraArg => {}
             }
         }
+    }
+
+    /// CLOSURE: a closure of child prototype `child` of `cl`, capturing the running frame's
+    /// locals (registers from stack index `base`) and `cl`'s upvalues.
+    #[inline(never)]
+    pub(crate) fn make_closure(
+        &mut self,
+        cl: Gc<LuaClosure>,
+        child: usize,
+        base: usize,
+    ) -> Gc<LuaClosure> {
+        let th = self.current;
+        let child = cl.proto.children[child];
+        let heap = &mut self.heap;
+        let ups = child.proto.upvalues.iter().map(|u| {
+            if u.in_stack {
+                th.data()
+                    .find_upval(th, base + u.index as usize, &mut |uv| heap.alloc(uv))
+            } else {
+                cl.upval(u.index as usize)
+            }
+        });
+        let new_cl = LuaClosure::new(child, ups);
+        self.heap.alloc(new_cl)
     }
 
     /// FORPREP: validates and prepares a numeric loop at stack index `ra`. Returns `true` when

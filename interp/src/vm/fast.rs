@@ -575,6 +575,22 @@ impl State {
                     setreg!(a + 6, reg!(a + 2));
                     call!(a + 4, a + 7, i.c() as i32);
                 }
+                OpCode::Closure => {
+                    // SAFETY: `regs` points into the stack (module invariant).
+                    let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
+                    let base = base as usize;
+                    let ncl = self.make_closure(cl, i.bx(), base);
+                    setreg!(i.a(), Value::LuaFn(ncl));
+                    if self.gc.should_collect(&mut self.heap) {
+                        // A safepoint with the registers live up to the new closure.
+                        savepc!();
+                        self.collect_at(base + i.a() + 1)?;
+                        if self.hook_mask != 0 {
+                            return Ok(Flow::Continue);
+                        }
+                        load!();
+                    }
+                }
                 OpCode::TailCall => {
                     // Tail calls of fixed-parameter Lua functions with nothing to close reuse
                     // the frame here.
