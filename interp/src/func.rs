@@ -60,9 +60,12 @@ impl UpVal {
     /// Reads the variable's current value.
     #[inline]
     pub fn get(&self) -> Value {
-        match self.state.get() {
-            UpState::Closed(v) => v,
-            UpState::Open { thread, index } => thread.stack_get(index),
+        // SAFETY: the VM is single-threaded and nothing below writes the cell, so reading it
+        // in place (instead of copying the whole enum out of the `Cell`) cannot observe a
+        // concurrent write.
+        match unsafe { &*self.state.as_ptr() } {
+            UpState::Closed(v) => *v,
+            UpState::Open { thread, index } => thread.stack_get(*index),
         }
     }
 
