@@ -714,7 +714,25 @@ impl State {
                         loop_edge!();
                     }
                 }
-                _ => slow!(),
+                // Listed exhaustively (no `_`), so the dispatch table needs no range check.
+                OpCode::BAndK
+                | OpCode::BNot
+                | OpCode::BOrK
+                | OpCode::BXorK
+                | OpCode::Close
+                | OpCode::Concat
+                | OpCode::ExtraArg
+                | OpCode::ForPrep
+                | OpCode::LoadKX
+                | OpCode::NewTable
+                | OpCode::Return
+                | OpCode::SetList
+                | OpCode::ShlI
+                | OpCode::ShrI
+                | OpCode::TForPrep
+                | OpCode::Tbc
+                | OpCode::Vararg
+                | OpCode::VarargPrep => slow!(),
             }
         }
     }
