@@ -155,7 +155,9 @@ fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
             b'L' => {
                 if let Value::LuaFn(cl) = func {
                     let lines = ctx.new_table();
-                    for &l in cl.proto.proto.lines.iter() {
+                    // A vararg function's `VARARGPREP` is not an active line (as in PUC).
+                    let skip = usize::from(cl.proto.is_vararg);
+                    for &l in cl.proto.proto.lines.iter().skip(skip) {
                         lines.set(Value::Int(l as i64), Value::Bool(true));
                     }
                     set(ctx, "activelines", Value::Table(lines));

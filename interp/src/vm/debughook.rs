@@ -11,6 +11,7 @@
 //! limit is set (see [`crate::vm::limits`]); it is recomputed whenever the running thread or
 //! a hook changes, and the loop re-enters the right instance after every such change.
 
+use crate::opcode::{Instr, OpCode};
 use crate::thread::Thread;
 use crate::value::Value;
 use crate::vm::{LuaResult, State};
@@ -143,5 +144,23 @@ impl State {
         };
         th.data().hook.allow = true;
         r.map(|_| ())
+    }
+}
+
+/// Whether the instruction at `pc` runs without line and count events, as PUC runs it without
+/// a hook check: a vararg function's `VARARGPREP` (hooks start after it), a `TFORCALL` entered
+/// from its `TFORPREP`, and `TFORLOOP` (always entered from its `TFORCALL`). `last_pc` is the
+/// previously traced instruction. Returns the previously traced instruction to use from now
+/// on: after `VARARGPREP` the next instruction always starts a new line; after a `TFORCALL`
+/// the iterator call has returned to it (PUC's return hook sets the caller's old pc).
+pub(crate) fn untraced(code: &[Instr], pc: usize, last_pc: usize) -> Option<usize> {
+    let op = |i: usize| code.get(i).map(|ins| ins.op_raw());
+    match op(pc) {
+        Some(o) if o == OpCode::VarargPrep as u8 => Some(pc + 1),
+        Some(o) if o == OpCode::TForLoop as u8 => Some(last_pc),
+        Some(o) if o == OpCode::TForCall as u8 && op(last_pc) == Some(OpCode::TForPrep as u8) => {
+            Some(pc)
+        }
+        _ => None,
     }
 }

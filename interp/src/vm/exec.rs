@@ -18,7 +18,7 @@ use crate::number::{float_ceil_to_int, float_floor_to_int};
 use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
-use crate::vm::debughook::{HOOK_CALL, HOOK_COUNT, HOOK_LIMIT, HOOK_LINE, HOOK_RET};
+use crate::vm::debughook::{untraced, HOOK_CALL, HOOK_COUNT, HOOK_LIMIT, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
 use crate::vm::meta::{arith_numbers, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
@@ -1052,11 +1052,17 @@ impl State {
                 } else {
                     fr.hook_line
                 };
+                // Some instructions run untraced, as in PUC (see `untraced`).
+                let skip = untraced(&cl.proto.proto.code, pc, last_pc);
                 let new_line = self.hook_mask & HOOK_LINE != 0
+                    && skip.is_none()
                     && (pc == 0 || pc <= last_pc || line != prev_line);
-                fr.hook_line = line;
-                let count = self.hook_mask & HOOK_COUNT != 0 && th.data().hook.tick();
-                last_pc = pc;
+                if skip.is_none() {
+                    fr.hook_line = line;
+                }
+                let count =
+                    self.hook_mask & HOOK_COUNT != 0 && skip.is_none() && th.data().hook.tick();
+                last_pc = skip.unwrap_or(pc);
                 if new_line || count {
                     // As if the instruction had been fetched, so that getinfo reports its line.
                     // SAFETY: `ip` points at an instruction, so one past it is in bounds.
