@@ -1,7 +1,8 @@
-//! The debug library: traceback, getinfo, getlocal, getupvalue/setupvalue, upvalueid,
-//! upvaluejoin, getmetatable/setmetatable, getregistry, user values, and per-thread hooks
-//! (sethook/gethook, see [`crate::vm::debughook`]).
+//! The debug library: traceback, getinfo, per-thread hooks (sethook/gethook, see
+//! [`crate::vm::debughook`]), upvalues, metatables, user values and the registry (local
+//! variables are in [`super::debug_locals`]).
 
+use super::debug_locals;
 use crate::func::{LuaClosure, NativeClosure};
 use crate::thread::Thread;
 use crate::value::Value;
@@ -16,7 +17,8 @@ pub fn open(st: &mut State) {
     let t = st.new_table(0, 12);
     st.register(t, "traceback", traceback);
     st.register(t, "getinfo", getinfo);
-    st.register(t, "getlocal", getlocal);
+    st.register(t, "getlocal", debug_locals::getlocal);
+    st.register(t, "setlocal", debug_locals::setlocal);
     st.register(t, "getupvalue", getupvalue);
     st.register(t, "setupvalue", setupvalue);
     st.register(t, "upvalueid", upvalueid);
@@ -173,42 +175,6 @@ fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
         }
     }
     ctx.ret1(Value::Table(t))
-}
-
-fn getlocal(ctx: &mut Ctx) -> LuaResult<Action> {
-    let n = ctx.check_int(2)?;
-    if let f @ (Value::LuaFn(_) | Value::NativeFn(_)) = ctx.arg(1) {
-        // Parameter names of a function.
-        if let Value::LuaFn(cl) = f {
-            if n >= 1 {
-                if let Some(name) = cl.proto.proto.local_name(n as usize, 0) {
-                    let v = ctx.new_str(name.as_bytes());
-                    return ctx.ret1(v);
-                }
-            }
-        }
-        return ctx.ret1(Value::Nil);
-    }
-    let level = ctx.check_int(1)?;
-    let frames_len = ctx.st.current.data().frames.len();
-    if level < 0 || level as usize >= frames_len {
-        return Err(ctx.arg_error(1, "level out of range"));
-    }
-    let fr = ctx.st.current.data().frames[frames_len - 1 - level as usize];
-    if let FrameKind::Lua { cl, pc, .. } = fr.kind {
-        if n >= 1 {
-            if let Some(name) = cl.proto.proto.local_name(n as usize, pc.saturating_sub(1)) {
-                let name = name.to_string();
-                // (Binary chunks may describe more locals than the stack holds.)
-                let d = ctx.st.current.data();
-                let v = d.stack.get(fr.base + n as usize - 1).copied();
-                let v = v.unwrap_or(Value::Nil);
-                let nv = ctx.new_str(name.as_bytes());
-                return ctx.ret(&[nv, v]);
-            }
-        }
-    }
-    ctx.ret1(Value::Nil)
 }
 
 /// Upvalue `n` (1-based) of a function, as the upvalue functions of this library see it.
