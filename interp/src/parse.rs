@@ -1184,19 +1184,16 @@ impl<'a> Parser<'a> {
 
     /// suffixedexp → primaryexp { `.` name | `[` expr `]` | `:` name args | args }
     ///
-    /// Calls get the line where the whole suffixed expression starts, as in PUC Lua 5.4.
+    /// Calls get the line of their arguments' opening token, as in PUC Lua 5.4.8.
     fn suffixed_expr(&mut self) -> PResult<Tall<Expr>> {
-        let line = self.line();
         let (mut expr, mut height) = self.primary_expr()?;
         loop {
             // Each suffix is parsed by its own function to keep this recursive frame small.
             let (next, h) = match self.tok {
                 Token::Dot => self.field_suffix(expr, height)?,
                 Token::LBracket => self.index_suffix(expr, height)?,
-                Token::Colon => self.method_suffix(expr, height, line)?,
-                Token::LParen | Token::Str(_) | Token::LBrace => {
-                    self.call_suffix(expr, height, line)?
-                }
+                Token::Colon => self.method_suffix(expr, height)?,
+                Token::LParen | Token::Str(_) | Token::LBrace => self.call_suffix(expr, height)?,
                 _ => return Ok((expr, height)),
             };
             expr = next;
@@ -1225,10 +1222,11 @@ impl<'a> Parser<'a> {
         Ok((Expr::new(kind, bracket_line), height.max(key_height) + 1))
     }
 
-    /// `:name args` after `obj`, in a suffixed expression starting at `line`.
-    fn method_suffix(&mut self, obj: Expr, height: u32, line: Line) -> PResult<Tall<Expr>> {
+    /// `:name args` after `obj`; the call's line is that of the arguments.
+    fn method_suffix(&mut self, obj: Expr, height: u32) -> PResult<Tall<Expr>> {
         self.advance()?;
         let name = self.check_name()?;
+        let line = self.line();
         let (args, args_height) = self.call_args(line)?;
         let kind = ExprKind::MethodCall(Box::new(obj), name, args);
         let mut call = Expr::new(kind, line);
@@ -1236,8 +1234,9 @@ impl<'a> Parser<'a> {
         Ok((call, height.max(args_height) + 1))
     }
 
-    /// `args` after `func`, in a suffixed expression starting at `line`.
-    fn call_suffix(&mut self, func: Expr, height: u32, line: Line) -> PResult<Tall<Expr>> {
+    /// `args` after `func`; the call's line is that of the arguments.
+    fn call_suffix(&mut self, func: Expr, height: u32) -> PResult<Tall<Expr>> {
+        let line = self.line();
         let (args, args_height) = self.call_args(line)?;
         let kind = ExprKind::Call(Box::new(func), args);
         let mut call = Expr::new(kind, line);
@@ -1245,7 +1244,7 @@ impl<'a> Parser<'a> {
         Ok((call, height.max(args_height) + 1))
     }
 
-    /// args → `(` [ explist ] `)` | table | string; `line` is where the call started.
+    /// args → `(` [ explist ] `)` | table | string; `line` is that of their first token.
     fn call_args(&mut self, line: Line) -> PResult<Tall<Vec<Expr>>> {
         match self.tok {
             Token::LParen => {
@@ -1661,11 +1660,13 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = first_expr("\n-\nb");
         assert_eq!(e.line, 2);
-        // Calls get the line where the suffixed expression starts (PUC 5.4).
+        // Calls get the line of their arguments (PUC 5.4.8).
         let e = first_expr("f\n(1)");
-        assert_eq!(e.line, 1);
+        assert_eq!(e.line, 2);
         let e = first_expr("t\n.a\n:m\n(1)");
-        assert_eq!(e.line, 1);
+        assert_eq!(e.line, 4);
+        let e = first_expr("f\n{}");
+        assert_eq!(e.line, 2);
         let e = first_expr("t\n.a");
         assert_eq!(e.line, 2);
         let e = first_expr("t\n[\n1]");
@@ -1728,10 +1729,8 @@ mod tests {
                 "f(\n1,2 x",
                 "2: ')' expected (to close '(' at line 1) near 'x'",
             ),
-            (
-                "f\n(1,2 x",
-                "2: ')' expected (to close '(' at line 1) near 'x'",
-            ),
+            // 5.4.8: a call's line is that of its '('.
+            ("f\n(1,2 x", "2: ')' expected near 'x'"),
             ("x = 1 2", "1: unexpected symbol near '2'"),
             ("local x <foo> = 1", "1: unknown attribute 'foo'"),
             ("for a do", "1: '=' or 'in' expected near 'do'"),
