@@ -37,6 +37,9 @@ pub struct DebugHook {
     counter: u32,
     /// `false` while a hook runs on this thread (hooks do not nest).
     pub allow: bool,
+    /// While a hook runs: the index of its function's frame in the thread's frames, which
+    /// `getinfo` names `hook` (0: no hook running).
+    pub frame: usize,
 }
 
 impl Default for DebugHook {
@@ -47,6 +50,7 @@ impl Default for DebugHook {
             count: 0,
             counter: 0,
             allow: true,
+            frame: 0,
         }
     }
 }
@@ -73,6 +77,7 @@ impl DebugHook {
             count: self.count,
             counter: self.count,
             allow: true,
+            frame: 0,
         }
     }
 
@@ -99,6 +104,7 @@ impl State {
         if func.is_nil() || mask == 0 {
             d.hook = DebugHook {
                 allow: d.hook.allow,
+                frame: d.hook.frame,
                 ..DebugHook::default()
             };
         } else {
@@ -108,6 +114,7 @@ impl State {
                 count,
                 counter: count,
                 allow: d.hook.allow,
+                frame: d.hook.frame,
             };
         }
         self.refresh_hook_mask();
@@ -138,11 +145,13 @@ impl State {
         }
         let ev = self.str_value(event);
         th.data().hook.allow = false;
+        th.data().hook.frame = th.data().frames.len();
         let r = match line {
             Some(l) => self.call_value(h.func, &[ev, Value::Int(l as i64)], 0),
             None => self.call_value(h.func, &[ev], 0),
         };
         th.data().hook.allow = true;
+        th.data().hook.frame = 0;
         r.map(|_| ())
     }
 }

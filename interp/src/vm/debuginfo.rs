@@ -251,6 +251,9 @@ impl State {
         if idx == 0 {
             return None;
         }
+        if self.current.data().hook.frame == idx {
+            return Some(("hook", "?".into()));
+        }
         let caller = &frames[idx - 1];
         match caller.kind {
             FrameKind::Lua { cl, pc, .. } => {

@@ -1074,11 +1074,15 @@ impl State {
                     if new_line {
                         self.run_hook("line", Some(line))?;
                     }
+                    // The instruction has not run yet: if the hook turned hooks off, the
+                    // other instance of the loop must resume at it.
+                    // SAFETY: `ip` is one past the current instruction.
+                    ip = unsafe { ip.sub(1) };
+                    savepc!();
                     check_mode!();
                     reload!();
-                    // reload! set last_pc to this instruction, so it is not reported again.
-                    // SAFETY: reload! set ip one past the current instruction.
-                    ip = unsafe { ip.sub(1) };
+                    // Not reported again.
+                    last_pc = pcidx!();
                 }
             }
             // SAFETY: pc stays within the code: every path ends in a RETURN (compiler
