@@ -817,7 +817,9 @@ impl State {
                     fr.aux = 0;
                 }
             }
-            SetTabUp | SetTable | SetI | SetField | Close | Return | Tbc => {}
+            // Closing continues with the next to-be-closed variable.
+            Close | Return => *pc -= 1,
+            SetTabUp | SetTable | SetI | SetField | Tbc => {}
             _ => {
                 d.stack[base + i.a()] = v;
             }
@@ -1080,9 +1082,13 @@ impl State {
                     ip = unsafe { ip.sub(1) };
                     savepc!();
                     check_mode!();
+                    // SAFETY: as above, back to one past it.
+                    ip = unsafe { ip.add(1) };
+                    savepc!();
                     reload!();
-                    // Not reported again.
-                    last_pc = pcidx!();
+                    // reload! set last_pc to this instruction, so it is not reported again.
+                    // SAFETY: reload! set ip one past the current instruction.
+                    ip = unsafe { ip.sub(1) };
                 }
             }
             // SAFETY: pc stays within the code: every path ends in a RETURN (compiler
@@ -1443,7 +1449,11 @@ impl State {
                 }
                 OpCode::Close => {
                     savepc!();
-                    self.close_level(base + a)?;
+                    let keep = th.data().frames.last().unwrap().top;
+                    if let Some(f) = self.close_next(base + a, keep)? {
+                        // A `__close` handler runs; CLOSE is executed again after it.
+                        flow!(f);
+                    }
                     reload!();
                 }
                 OpCode::Tbc => {
@@ -1684,19 +1694,26 @@ impl State {
                 }
                 OpCode::Return => {
                     let b = i.b();
+                    let fr = th.data().frames.last_mut().unwrap();
                     let n = if b != 0 {
                         b - 1
+                    } else if fr.aux != 0 {
+                        // Executed again after a `__close` handler: the count saved below.
+                        fr.aux - 1
                     } else {
                         th.data().top - (base + a)
                     };
                     savepc!();
                     if i.k() {
-                        // Keep the results safe above the closing calls.
-                        let d = th.data();
-                        let vals: Vec<Value> = d.stack[base + a..base + a + n].to_vec();
-                        self.close_level(base)?;
-                        let d = th.data();
-                        d.stack[base + a..base + a + n].copy_from_slice(&vals);
+                        // Each `__close` handler runs above the results and executes this
+                        // RETURN again when it returns (it may yield meanwhile).
+                        let fr = th.data().frames.last_mut().unwrap();
+                        fr.aux = n + 1;
+                        let keep = fr.top.max(base + a + n);
+                        if let Some(f) = self.close_next(base, keep)? {
+                            flow!(f);
+                        }
+                        th.data().frames.last_mut().unwrap().aux = 0;
                     }
                     let f = self.post_call(base + a, n)?;
                     flow!(f);
