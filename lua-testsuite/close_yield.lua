@@ -98,3 +98,55 @@ do
   end
   print(table.concat(order))
 end
+
+-- closing while pcall recovers from an error: handlers may yield, get the error, and an
+-- error raised by a handler replaces it for the handlers below and for pcall
+co = coroutine.wrap(function (raise)
+  local function body()
+    local a <close> = closer(function (_, err)
+      coroutine.yield("a got " .. tostring(err))
+    end)
+    local b <close> = closer(function (_, err)
+      coroutine.yield("b got " .. tostring(err))
+      if raise then error("from b", 0) end
+    end)
+    local c <close> = closer(function (_, err)
+      local junk = {}
+      err = nil
+      collectgarbage()   -- the error in flight must survive a collection
+      coroutine.yield("c")
+    end)
+    error({"boom"})
+  end
+  local ok, err = pcall(body)
+  coroutine.yield(tostring(ok) .. " " .. (type(err) == "table" and err[1] or err))
+  return "done"
+end)
+print(co(false))
+for _ = 1, 4 do print((string.gsub(co(), "table: 0x%x+", "table"))) end
+
+co = coroutine.wrap(function ()
+  local ok, err = pcall(function ()
+    local a <close> = closer(function (_, err) coroutine.yield("a: " .. tostring(err)) end)
+    local b <close> = closer(function () error("from b", 0) end)
+    error("first", 0)
+  end)
+  return ok, err
+end)
+print(co())
+print(co())
+
+-- nested pcalls inside a handler during recovery
+print(pcall(function ()
+  local x <close> = closer(function (_, err)
+    print("x sees", err, pcall(error, "inner", 0))
+  end)
+  error("outer", 0)
+end))
+
+-- a non-callable __close during recovery
+print(pcall(function ()
+  local x <close> = setmetatable({}, {__close = function () end})
+  getmetatable(x).__close = 42
+  error("e", 0)
+end))

@@ -432,6 +432,14 @@ impl State {
                 };
                 self.handle_action(action)
             }
+            RetMode::CloseErr => {
+                d.stack.truncate(dst);
+                let e = d
+                    .close_errors
+                    .pop()
+                    .expect("a recovered error per CloseErr frame");
+                self.close_err_step(e)
+            }
             RetMode::CoBase => {
                 d.status = ThreadStatus::Dead;
                 let vals: Vec<Value> = d.stack[dst..end].to_vec();
@@ -613,42 +621,36 @@ impl State {
             } else {
                 0
             };
+            if let Some(idx) = self.catching_frame(th, limit, &e) {
+                // Unwind to the catching frame; it closes the pending to-be-closed variables
+                // as part of the loop (their handlers may yield), then gets the error.
+                let d = th.data();
+                while d.frames.len() > idx + 1 {
+                    if let Some(Frame {
+                        kind: FrameKind::Native { cont: Some(_), .. },
+                        ..
+                    }) = d.frames.pop()
+                    {
+                        d.pending_conts -= 1;
+                    }
+                }
+                let live = d
+                    .frames
+                    .iter()
+                    .filter(|f| f.ret == RetMode::CloseErr)
+                    .count();
+                d.close_errors.truncate(live);
+                return match self.close_err_step(e) {
+                    Ok(flow) => Ok(flow),
+                    Err(e2) => self.throw(e2, base_thread, base_depth),
+                };
+            }
             loop {
                 let d = th.data();
                 if d.frames.len() <= limit {
                     return Err(e);
                 }
                 let f = *d.frames.last().unwrap();
-                if let FrameKind::Native {
-                    cont: Some(c), cl, ..
-                } = f.kind
-                {
-                    if c.catch != Catch::No && !e.is_uncatchable() {
-                        let level = f.aux;
-                        self.close_for_error(th, level, &mut e);
-                        let d = th.data();
-                        d.stack.truncate(level);
-                        d.pending_conts -= 1;
-                        d.frames.last_mut().unwrap().kind = FrameKind::Native {
-                            cl,
-                            cont: None,
-                            resume: None,
-                        };
-                        let nargs = level - f.base;
-                        let action = {
-                            let mut ctx = Ctx {
-                                st: self,
-                                base: f.base,
-                                nargs,
-                            };
-                            (c.f)(&mut ctx, CallStatus::Err(e), c.data)
-                        };
-                        return match action {
-                            Ok(a) => self.handle_action(a),
-                            Err(e2) => self.throw(e2, base_thread, base_depth),
-                        };
-                    }
-                }
                 let d = th.data();
                 d.frames.pop();
                 if let FrameKind::Native { cont: Some(_), .. } = f.kind {
