@@ -4,6 +4,7 @@
 
 use super::debug_locals;
 use crate::func::{LuaClosure, NativeClosure};
+use crate::table::{Table, WEAK_KEYS};
 use crate::thread::Thread;
 use crate::value::Value;
 use crate::vm::debughook::{HOOK_CALL, HOOK_LINE, HOOK_RET};
@@ -166,8 +167,15 @@ fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
                 }
             }
             b'r' => {
-                set(ctx, "ftransfer", Value::Int(0));
-                set(ctx, "ntransfer", Value::Int(0));
+                // Transfer information exists only for the frame a call or return hook is
+                // running for (the frame right below the hook function's).
+                let hook = ctx.st.current.data().hook;
+                let (first, n) = match frame_idx {
+                    Some(i) if hook.frame == i + 1 => hook.transfer,
+                    _ => (0, 0),
+                };
+                set(ctx, "ftransfer", Value::Int(first.into()));
+                set(ctx, "ntransfer", Value::Int(n.into()));
             }
             // '>' (function taken from the stack) is meaningful only in the C API.
             b'>' if frame_idx.is_none() => {}
@@ -358,10 +366,34 @@ fn thread_arg(ctx: &Ctx) -> (Gc<Thread>, usize) {
     }
 }
 
+/// The registry table `_HOOKKEY` mapping threads to the hook functions this library installed
+/// (weak keys, as PUC's): created on first use when `create`.
+fn hook_table(ctx: &mut Ctx, create: bool) -> Option<Gc<Table>> {
+    let registry = ctx.st.registry;
+    let key = ctx.new_str(b"_HOOKKEY");
+    if let Value::Table(t) = registry.get(key) {
+        return Some(t);
+    }
+    if !create {
+        return None;
+    }
+    let t = ctx.new_table();
+    let mt = ctx.new_table();
+    let mode = ctx.new_str(b"__mode");
+    let k = ctx.new_str(b"k");
+    mt.set(mode, k);
+    t.set_metatable(Some(mt), WEAK_KEYS);
+    registry.set(key, Value::Table(t));
+    Some(t)
+}
+
 fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
     let (th, first) = thread_arg(ctx);
     let f = ctx.arg(first);
     if f.is_nil() || ctx.nargs() < first {
+        if let Some(t) = hook_table(ctx, false) {
+            t.set(Value::Thread(th), Value::Nil);
+        }
         ctx.st.set_debug_hook(th, Value::Nil, 0, 0);
         return ctx.ret0();
     }
@@ -379,6 +411,9 @@ fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
             _ => 0,
         };
     }
+    if let Some(t) = hook_table(ctx, true) {
+        t.set(Value::Thread(th), f);
+    }
     ctx.st.set_debug_hook(th, f, mask, count);
     ctx.ret0()
 }
@@ -389,8 +424,13 @@ fn gethook(ctx: &mut Ctx) -> LuaResult<Action> {
     if h.mask == 0 {
         return ctx.ret1(Value::Nil);
     }
-    // A hook inherited from the creating thread has a mask but no function: nil comes first.
-    let (f, mask, count) = (h.func, h.mask, h.count);
+    // The function this library installed for the thread; a hook inherited from the
+    // creating thread has a mask but no function: nil comes first.
+    let f = match hook_table(ctx, false) {
+        Some(t) if !h.func.is_nil() => t.get(Value::Thread(th)),
+        _ => Value::Nil,
+    };
+    let (mask, count) = (h.mask, h.count);
     let mut m = String::new();
     if mask & HOOK_CALL != 0 {
         m.push('c');

@@ -40,6 +40,9 @@ pub struct DebugHook {
     /// While a hook runs: the index of its function's frame in the thread's frames, which
     /// `getinfo` names `hook` (0: no hook running).
     pub frame: usize,
+    /// During call and return hooks: the values transferred (`getinfo`'s `ftransfer`, the
+    /// local index of the first, and `ntransfer`); (0, 0) otherwise.
+    pub transfer: (u32, u32),
 }
 
 impl Default for DebugHook {
@@ -51,6 +54,7 @@ impl Default for DebugHook {
             counter: 0,
             allow: true,
             frame: 0,
+            transfer: (0, 0),
         }
     }
 }
@@ -78,6 +82,7 @@ impl DebugHook {
             counter: self.count,
             allow: true,
             frame: 0,
+            transfer: (0, 0),
         }
     }
 
@@ -105,6 +110,7 @@ impl State {
             d.hook = DebugHook {
                 allow: d.hook.allow,
                 frame: d.hook.frame,
+                transfer: d.hook.transfer,
                 ..DebugHook::default()
             };
         } else {
@@ -115,6 +121,7 @@ impl State {
                 counter: count,
                 allow: d.hook.allow,
                 frame: d.hook.frame,
+                transfer: d.hook.transfer,
             };
         }
         self.refresh_hook_mask();
@@ -133,6 +140,22 @@ impl State {
     pub(crate) fn refresh_hook_mask(&mut self) {
         let limit = if self.limits_active() { HOOK_LIMIT } else { 0 };
         self.hook_mask = self.current.data().hook.active_mask() | limit;
+    }
+
+    /// Runs a call or return hook for the top frame with `n` values transferred starting at its
+    /// local index `first` (what `getinfo`'s `r` option reports).
+    pub(crate) fn run_hook_transfer(
+        &mut self,
+        event: &str,
+        first: usize,
+        n: usize,
+    ) -> LuaResult<()> {
+        let th = self.current;
+        let saved = th.data().hook.transfer;
+        th.data().hook.transfer = (first as u32, n as u32);
+        let r = self.run_hook(event, None);
+        th.data().hook.transfer = saved;
+        r
     }
 
     /// Calls the running thread's hook function for `event` (with the line for line events),

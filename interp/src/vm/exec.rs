@@ -250,7 +250,8 @@ impl State {
                     hook_line: 0,
                 });
                 if self.hook_mask & HOOK_CALL != 0 {
-                    self.run_hook(if tail { "tail call" } else { "call" }, None)?;
+                    let event = if tail { "tail call" } else { "call" };
+                    self.run_hook_transfer(event, 1, np)?;
                 }
                 Ok(Flow::Continue)
             }
@@ -276,7 +277,7 @@ impl State {
                 });
                 let nargs = d.stack.len() - func - 1;
                 if self.hook_mask & HOOK_CALL != 0 {
-                    self.run_hook("call", None)?;
+                    self.run_hook_transfer("call", 1, nargs)?;
                 }
                 let action = {
                     let mut ctx = Ctx {
@@ -376,7 +377,8 @@ impl State {
     /// Returns from the top frame: its `n` results are at `stack[src..src + n]`.
     pub(crate) fn post_call(&mut self, src: usize, n: usize) -> LuaResult<Flow> {
         if self.hook_mask & HOOK_RET != 0 {
-            self.run_hook("return", None)?;
+            let base = self.current.data().frames.last().map_or(src, |f| f.base);
+            self.run_hook_transfer("return", src + 1 - base.min(src + 1), n)?;
         }
         let th = self.current;
         let d = th.data();
