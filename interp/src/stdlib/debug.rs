@@ -38,10 +38,9 @@ pub fn open(st: &mut State) {
 }
 
 fn traceback(ctx: &mut Ctx) -> LuaResult<Action> {
-    let (msg_i, level_default) = match ctx.arg(1) {
-        Value::Thread(_) => (2, 0),
-        _ => (1, 1),
-    };
+    let (th, msg_i) = thread_arg(ctx);
+    // Level 1 skips traceback itself, which is only on the running thread's stack.
+    let level_default = if th == ctx.st.current { 1 } else { 0 };
     let msg = ctx.arg(msg_i);
     if !msg.is_nil() && !matches!(msg, Value::Str(_) | Value::Int(_) | Value::Float(_)) {
         return ctx.ret1(msg);
@@ -51,39 +50,66 @@ fn traceback(ctx: &mut Ctx) -> LuaResult<Action> {
         Value::Nil => None,
         v => Some(String::from_utf8_lossy(&ctx.st.tostring_basic(v)).into_owned()),
     };
-    let tb = ctx.st.traceback(text.as_deref(), level);
+    let tb = if th == ctx.st.current {
+        ctx.st.traceback(text.as_deref(), level)
+    } else {
+        // The stack inspection functions look at the running thread: view `th` meanwhile
+        // (nothing runs until it is restored).
+        let running = ctx.st.current;
+        ctx.st.current = th;
+        let tb = ctx.st.traceback(text.as_deref(), level);
+        ctx.st.current = running;
+        tb
+    };
     let v = ctx.new_str(tb.as_bytes());
     ctx.ret1(v)
 }
 
 fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
-    let what = match ctx.opt_str(2)? {
+    let (th, a) = thread_arg(ctx);
+    getinfo_args(ctx, a, th)
+}
+
+/// `getinfo` for its arguments from `a` on (after the optional thread), about `th`'s stack.
+fn getinfo_args(ctx: &mut Ctx, a: usize, th: Gc<Thread>) -> LuaResult<Action> {
+    let what = match ctx.opt_str(a + 1)? {
         Some(s) => s.as_bytes().to_vec(),
         None => b"flnSrtu".to_vec(),
     };
-    let frames_len = ctx.st.current.data().frames.len();
-    let (func, frame_idx) = match ctx.arg(1) {
+    // '>' (function taken from the stack) is meaningful only in the C API.
+    if what.first() == Some(&b'>') {
+        return Err(ctx.arg_error(a + 1, "invalid option '>'"));
+    }
+    if what.iter().any(|c| !b"SlnrutfL".contains(c)) {
+        return Err(ctx.arg_error(a + 1, "invalid option"));
+    }
+    let frames_len = th.data().frames.len();
+    let (func, frame_idx) = match ctx.arg(a) {
         f @ (Value::LuaFn(_) | Value::NativeFn(_)) => (f, None),
         Value::Int(_) | Value::Float(_) => {
-            let level = ctx.check_int(1)?;
+            let level = ctx.check_int(a)?;
             if level < 0 || level as usize >= frames_len {
                 return ctx.ret1(Value::Nil);
             }
             let idx = frames_len - 1 - level as usize;
-            let fr = ctx.st.current.data().frames[idx];
+            let fr = th.data().frames[idx];
             let f = match fr.kind {
                 FrameKind::Lua { cl, .. } => Value::LuaFn(cl),
                 FrameKind::Native { cl, .. } => Value::NativeFn(cl),
             };
             (f, Some(idx))
         }
-        _ => return Err(ctx.arg_error(1, "function or level expected")),
+        _ => return Err(ctx.arg_error(a, "function or level expected")),
     };
     let t = ctx.new_table();
     let set = |ctx: &mut Ctx, k: &str, v: Value| {
         let key = ctx.new_str(k.as_bytes());
         t.set(key, v);
     };
+    // The frame inspection functions look at the running thread: view `th` as running while
+    // the fields are filled (no arguments are read and nothing runs meanwhile).
+    let running = ctx.st.current;
+    ctx.st.current = th;
     for &c in &what {
         match c {
             b'S' => match func {
@@ -177,11 +203,10 @@ fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
                 set(ctx, "ftransfer", Value::Int(first.into()));
                 set(ctx, "ntransfer", Value::Int(n.into()));
             }
-            // '>' (function taken from the stack) is meaningful only in the C API.
-            b'>' if frame_idx.is_none() => {}
-            _ => return Err(ctx.arg_error(2, "invalid option")),
+            _ => {}
         }
     }
+    ctx.st.current = running;
     ctx.ret1(Value::Table(t))
 }
 
