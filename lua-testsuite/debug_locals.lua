@@ -53,3 +53,10 @@ print(coroutine.resume(co))
 print(pcall(debug.getlocal, 20, 1))
 print(pcall(debug.setlocal, -1, 1, 10))
 print(pcall(debug.getlocal, co, 5, 1))
+
+-- stripped functions have no local names: active slots are temporaries
+local stripped = load(string.dump(function (a, b)
+  local c = a + b
+  return debug.getlocal(1, 1), debug.getlocal(1, 3), debug.getlocal(1, 20)
+end, true))
+print(stripped(1, 2))
