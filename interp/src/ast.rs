@@ -21,8 +21,11 @@ pub struct FuncBody {
     pub body: Block,
     /// Line of the `function` keyword (0 for the main chunk).
     pub line: Line,
-    /// Line of the closing `end` (the last line of the chunk for the main chunk).
+    /// Line of the closing `end` (for the main chunk: the line of its last token, or 1).
     pub end_line: Line,
+    /// Line of the last token of the parameter list (`...`), where PUC emits `VARARGPREP`
+    /// (1 for the main chunk; unused when the function is not vararg).
+    pub vararg_line: Line,
 }
 
 /// A sequence of statements, optionally ending with `return`.
@@ -30,6 +33,10 @@ pub struct FuncBody {
 pub struct Block {
     pub stats: Vec<Stat>,
     pub ret: Option<Return>,
+    /// Line of the last token read when the block ends (its last statement's last token, or
+    /// the token that opened the block if it is empty): where PUC emits the code that leaves
+    /// the block.
+    pub end_line: Line,
 }
 
 /// `return explist`.
@@ -37,6 +44,8 @@ pub struct Block {
 pub struct Return {
     pub exprs: Vec<Expr>,
     pub line: Line,
+    /// Line of the last token of the expression list (of `return` when it is empty).
+    pub end_line: Line,
 }
 
 /// Local variable attribute: `<const>` or `<close>`.
@@ -53,30 +62,47 @@ pub enum Stat {
     /// A function call used as a statement (the expression is always `Call` or `MethodCall`).
     Call(Expr),
     /// `local n1 <attr>, n2 = e1, e2`
+    /// `end_line`: line of the last token of the statement (where the values are stored).
     Local {
         names: Vec<(Name, Attrib)>,
         exprs: Vec<Expr>,
         line: Line,
+        end_line: Line,
     },
-    /// `t1, t2 = e1, e2`; targets are `Name` or `Index` expressions.
+    /// `t1, t2 = e1, e2`; targets are `Name` or `Index` expressions; `end_line` as for `Local`.
     Assign {
         targets: Vec<Expr>,
         exprs: Vec<Expr>,
         line: Line,
+        end_line: Line,
     },
     /// `do block end`
     Do(Block),
-    /// `while cond do block end`
-    While { cond: Expr, body: Block, line: Line },
-    /// `repeat block until cond` (the condition sees the block's locals)
-    Repeat { body: Block, cond: Expr, line: Line },
+    /// `while cond do block end`; `cond_line`: line of the condition's last token;
+    /// `end_line`: line of `end`.
+    While {
+        cond: Expr,
+        body: Block,
+        line: Line,
+        cond_line: Line,
+        end_line: Line,
+    },
+    /// `repeat block until cond` (the condition sees the block's locals); `cond_line`: line of
+    /// the condition's last token.
+    Repeat {
+        body: Block,
+        cond: Expr,
+        line: Line,
+        cond_line: Line,
+    },
     /// `if c1 then b1 elseif c2 then b2 else b3 end`
     If {
-        arms: Vec<(Expr, Block)>,
+        arms: Vec<IfArm>,
         else_block: Option<Block>,
         line: Line,
     },
-    /// `for var = start, limit, step do body end`
+    /// `for var = start, limit, step do body end`; `do_line`: line of `do`; `end_line`: line
+    /// of `end`.
     NumFor {
         var: Name,
         start: Expr,
@@ -84,13 +110,19 @@ pub enum Stat {
         step: Option<Expr>,
         body: Block,
         line: Line,
+        do_line: Line,
+        end_line: Line,
     },
-    /// `for n1, n2 in e1, e2 do body end`
+    /// `for n1, n2 in e1, e2 do body end`; `iter_line` is that of the first token after `in`
+    /// (the line PUC gives the iterator call); `do_line` and `end_line` as for `NumFor`.
     GenFor {
         names: Vec<Name>,
         exprs: Vec<Expr>,
         body: Block,
         line: Line,
+        iter_line: Line,
+        do_line: Line,
+        end_line: Line,
     },
     /// `function a.b.c:m() end`: `path` is `[a, b, c]`, `method` is `Some(m)`.
     Function {
@@ -111,6 +143,15 @@ pub enum Stat {
     Goto { label: Name, line: Line },
     /// `::label::`
     Label { name: Name, line: Line },
+}
+
+/// `[else]if cond then block` of an `if` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IfArm {
+    pub cond: Expr,
+    /// Line of `then` (where PUC emits the condition's test).
+    pub then_line: Line,
+    pub block: Block,
 }
 
 /// Binary operators, in the order of the Lua manual's precedence table (low to high within
@@ -158,6 +199,9 @@ pub enum UnOp {
 pub struct Expr {
     pub kind: ExprKind,
     pub line: Line,
+    /// For table constructors and calls: the line of the closing `}` or `)` (PUC completes
+    /// the last item or argument there); otherwise equal to `line`.
+    pub end_line: Line,
 }
 
 /// A field of a table constructor.
@@ -205,7 +249,11 @@ pub enum ExprKind {
 
 impl Expr {
     pub fn new(kind: ExprKind, line: Line) -> Self {
-        Expr { kind, line }
+        Expr {
+            kind,
+            line,
+            end_line: line,
+        }
     }
 
     /// `true` if the expression can produce several values (call or `...`).

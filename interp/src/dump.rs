@@ -11,20 +11,27 @@
 //! only handed to the VM when every invariant the dispatch loop relies on holds. Malformed or
 //! truncated input of any kind gives an `Err`, never a panic.
 //!
-//! # Format (Rua's own; PUC Lua's chunks are rejected, not parsed)
+//! # Format (Rua's own body; PUC Lua's chunks are rejected, not parsed)
 //!
-//! All multi-byte fixed-size numbers are little-endian. `varint` is unsigned LEB128 (at most
-//! 64 bits); `string` is `varint length` followed by the bytes.
+//! The header is PUC Lua 5.4's, field for field (programs and the official tests inspect it);
+//! Rua's own format is announced by the mark that follows it. A PUC chunk therefore passes the
+//! header and is rejected at the mark; whatever follows a header, the body is parsed and
+//! verified as Rua's, so no input reaches the VM unchecked.
+//!
+//! The header's check values use the machine's byte order (as PUC's); everything after the
+//! mark is little-endian. `varint` is unsigned LEB128 (at most 64 bits); `string` is
+//! `varint length` followed by the bytes.
 //!
 //! ```text
-//! header:
-//!   "\x1bLua"                 signature (as PUC's, so `load`'s mode check and tools see it)
+//! header (PUC's):
+//!   "\x1bLua"                 signature
 //!   0x54                      Lua version 5.4
-//!   'R' (0x52)                format: Rua's (PUC's official format is 0)
-//!   FORMAT_REVISION           revision of Rua's format
+//!   0                         format (PUC's official format)
 //!   "\x19\x93\r\n\x1a\n"      catches newline / end-of-file conversions
 //!   4 8 8                     sizes of an instruction, an integer, a float
-//!   i64 0x5678, f64 370.5     endianness / representation check values
+//!   i64 0x5678, f64 370.5     endianness / representation check values (native order)
+//! mark:
+//!   "Rua" FORMAT_REVISION     Rua's body format and its revision
 //! function:
 //!   varint source             0: inherited (the parent's; "=?" for the main function),
 //!                             n > 0: n - 1 bytes follow
@@ -51,8 +58,10 @@ use std::rc::Rc;
 pub const SIGNATURE: &[u8; 4] = b"\x1bLua";
 /// Lua version byte (5.4).
 const VERSION: u8 = 0x54;
-/// Format byte: Rua's own format. PUC Lua writes 0 (its official format).
-const FORMAT: u8 = b'R';
+/// Format byte of the header: PUC's official format (Rua's body is announced by [`MARK`]).
+const FORMAT: u8 = 0;
+/// Mark after the header announcing Rua's body format.
+const MARK: &[u8; 3] = b"Rua";
 /// Revision of Rua's format; bumped whenever the layout changes.
 const FORMAT_REVISION: u8 = 1;
 /// Bytes that detect text-mode conversions of the chunk (PUC's `LUAC_DATA`).
@@ -85,13 +94,14 @@ pub fn dump(p: &Proto, strip: bool) -> Vec<u8> {
     out.extend_from_slice(SIGNATURE);
     out.push(VERSION);
     out.push(FORMAT);
-    out.push(FORMAT_REVISION);
     out.extend_from_slice(DATA);
     out.push(std::mem::size_of::<Instr>() as u8);
     out.push(std::mem::size_of::<i64>() as u8);
     out.push(std::mem::size_of::<f64>() as u8);
-    out.extend_from_slice(&CHECK_INT.to_le_bytes());
-    out.extend_from_slice(&CHECK_NUM.to_bits().to_le_bytes());
+    out.extend_from_slice(&CHECK_INT.to_ne_bytes());
+    out.extend_from_slice(&CHECK_NUM.to_ne_bytes());
+    out.extend_from_slice(MARK);
+    out.push(FORMAT_REVISION);
     let source: &[u8] = if strip { STRIPPED_SOURCE } else { &p.source };
     dump_function(&mut out, p, Some(source), strip);
     out
@@ -232,13 +242,8 @@ fn check_header(r: &mut Reader) -> Result<(), String> {
     if r.byte()? != VERSION {
         return Err("version mismatch".into());
     }
-    match r.byte()? {
-        FORMAT => {}
-        0 => return Err("format mismatch: a PUC Lua chunk, not a Rua chunk".into()),
-        _ => return Err("format mismatch".into()),
-    }
-    if r.byte()? != FORMAT_REVISION {
-        return Err("format mismatch: another revision of Rua's format".into());
+    if r.byte()? != FORMAT {
+        return Err("format mismatch".into());
     }
     if r.bytes(DATA.len())? != DATA {
         return Err("corrupted chunk".into());
@@ -252,11 +257,17 @@ fn check_header(r: &mut Reader) -> Result<(), String> {
     if r.byte()? != 8 {
         return Err("lua_Number size mismatch".into());
     }
-    if r.u64()? as i64 != CHECK_INT {
+    if i64::from_ne_bytes(r.array()?) != CHECK_INT {
         return Err("integer format mismatch".into());
     }
-    if f64::from_bits(r.u64()?) != CHECK_NUM {
+    if f64::from_ne_bytes(r.array()?) != CHECK_NUM {
         return Err("float format mismatch".into());
+    }
+    if r.bytes(MARK.len())? != MARK {
+        return Err("format mismatch: not a Rua chunk (PUC Lua bytecode?)".into());
+    }
+    if r.byte()? != FORMAT_REVISION {
+        return Err("format mismatch: another revision of Rua's format".into());
     }
     Ok(())
 }
@@ -288,6 +299,13 @@ impl<'a> Reader<'a> {
 
     fn byte(&mut self) -> Result<u8, String> {
         Ok(self.bytes(1)?[0])
+    }
+
+    /// The next `N` bytes as an array.
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.bytes(N)?);
+        Ok(a)
     }
 
     fn u32(&mut self) -> Result<u32, String> {
@@ -1006,8 +1024,16 @@ mod tests {
         v[4] = 0x53;
         assert_eq!(msg(&v), "chunk: bad binary format (version mismatch)");
         v = bytes.clone();
-        v[5] = 0;
-        assert!(msg(&v).contains("PUC Lua chunk"));
+        v[5] = b'R';
+        assert_eq!(msg(&v), "chunk: bad binary format (format mismatch)");
+        // The header is PUC's, byte for byte.
+        let mut puc = b"\x1bLua\x54\x00\x19\x93\r\n\x1a\n\x04\x08\x08".to_vec();
+        puc.extend_from_slice(&0x5678i64.to_ne_bytes());
+        puc.extend_from_slice(&370.5f64.to_ne_bytes());
+        assert_eq!(&bytes[..puc.len()], &puc[..]);
+        v = bytes.clone();
+        v[puc.len() + 3] += 1;
+        assert!(msg(&v).contains("another revision"));
         v = bytes.clone();
         v.push(0);
         assert!(msg(&v).contains("extra bytes"));
@@ -1025,14 +1051,52 @@ mod tests {
     fn puc_chunks_are_rejected() {
         // The start of what `luac5.4` writes: signature, version, format 0, LUAC_DATA...
         let mut puc = b"\x1bLua\x54\x00\x19\x93\r\n\x1a\n\x04\x08\x08".to_vec();
-        puc.extend_from_slice(&0x5678i64.to_le_bytes());
-        puc.extend_from_slice(&370.5f64.to_le_bytes());
+        puc.extend_from_slice(&0x5678i64.to_ne_bytes());
+        puc.extend_from_slice(&370.5f64.to_ne_bytes());
         puc.extend_from_slice(&[1, 0x80, 0x80, 0x80]);
         let e = undump(&puc, b"=luac.out").unwrap_err();
         assert!(
             e.starts_with("luac.out: bad binary format (format mismatch"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn real_puc_chunks_are_rejected_even_with_a_forged_mark() {
+        // `luac5.4 -s` output for a small loop over a table (x86-64).
+        let puc: &[u8] = &[
+            0x1b, 0x4c, 0x75, 0x61, 0x54, 0x00, 0x19, 0x93, 0x0d, 0x0a, 0x1a, 0x0a, 0x04, 0x08,
+            0x08, 0x78, 0x56, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x28, 0x77, 0x40, 0x01, 0x80, 0x80, 0x80, 0x00, 0x01, 0x06, 0x91, 0x51, 0x00, 0x00,
+            0x00, 0x13, 0x00, 0x00, 0x02, 0x52, 0x00, 0x00, 0x00, 0x81, 0x00, 0x00, 0x80, 0x01,
+            0x81, 0x00, 0x80, 0x4e, 0x00, 0x02, 0x00, 0x81, 0x00, 0x00, 0x80, 0x34, 0x01, 0x00,
+            0x00, 0x81, 0x01, 0x00, 0x80, 0xca, 0x00, 0x02, 0x00, 0x8c, 0x02, 0x00, 0x04, 0x98,
+            0x02, 0x05, 0x00, 0xb0, 0x02, 0x00, 0x08, 0x10, 0x00, 0x04, 0x05, 0xc9, 0x80, 0x02,
+            0x00, 0x46, 0x00, 0x02, 0x01, 0xc6, 0x00, 0x01, 0x01, 0x81, 0x03, 0x02, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x81, 0x01, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80,
+        ];
+        let hdr = 4 + 1 + 1 + 6 + 3 + 16;
+        let e = undump(puc, b"=luac.out").unwrap_err();
+        assert!(e.contains("not a Rua chunk"), "{e}");
+        // With Rua's mark written over or into PUC's body, the body is parsed as Rua's and
+        // rejected (never accepted unverified, never a panic).
+        let mut over = puc.to_vec();
+        over[hdr..hdr + 4].copy_from_slice(b"Rua\x01");
+        let mut into = puc[..hdr].to_vec();
+        into.extend_from_slice(b"Rua\x01");
+        into.extend_from_slice(&puc[hdr..]);
+        for forged in [over, into] {
+            assert!(undump(&forged, b"=forged").is_err());
+            for i in hdr + 4..forged.len() {
+                for delta in [1u8, 0x7f, 0x80] {
+                    let mut m = forged.clone();
+                    m[i] = m[i].wrapping_add(delta);
+                    if let Ok(p) = undump(&m, b"=m") {
+                        assert!(check_proto(&p, 0).is_ok());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,8 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::ast::{
-    Attrib, BinOp, Block, Expr, ExprKind, FuncBody, Line, Name, Return, Stat, TableField, UnOp,
+    Attrib, BinOp, Block, Expr, ExprKind, FuncBody, IfArm, Line, Name, Return, Stat, TableField,
+    UnOp,
 };
 use crate::lex::{Lexer, Token};
 
@@ -188,6 +189,10 @@ struct Parser<'a> {
     span: Range<usize>,
     /// One token of lookahead (only needed to tell `{name = v}` from `{name}`).
     ahead: Option<(Token, Range<usize>)>,
+    /// PUC's `lastline`: the lexer's line when the previous token was consumed (the line of
+    /// the last token read, or of the lookahead token when there was one). The tree records it
+    /// where PUC emits code after consuming a token (`then`, `do`, the end of a block, ...).
+    last_line: Line,
     /// Nesting levels in use (PUC's C-call count).
     level: u32,
     /// The function being parsed, and the functions enclosing it (innermost last).
@@ -221,6 +226,7 @@ impl<'a> Parser<'a> {
             tok,
             span,
             ahead: None,
+            last_line: 1,
             level: 0,
             func: main,
             enclosing: Vec::new(),
@@ -243,6 +249,7 @@ impl<'a> Parser<'a> {
 
     /// Moves to the next token, returning the previous one.
     fn advance(&mut self) -> PResult<Token> {
+        self.last_line = self.lex.line();
         let (tok, span) = match self.ahead.take() {
             Some(next) => next,
             None => {
@@ -571,7 +578,7 @@ impl<'a> Parser<'a> {
         if self.tok != Token::Eof {
             return Err(self.expected("<eof>"));
         }
-        let end_line = self.line();
+        let end_line = self.last_line;
         self.close_func()?;
         Ok(FuncBody {
             params: Vec::new(),
@@ -580,6 +587,7 @@ impl<'a> Parser<'a> {
             body,
             line: 0,
             end_line,
+            vararg_line: 1,
         })
     }
 
@@ -613,6 +621,7 @@ impl<'a> Parser<'a> {
             }
             height = height.max(self.statement(&mut block.stats)?);
         }
+        block.end_line = self.last_line;
         Ok((block, height))
     }
 
@@ -626,9 +635,15 @@ impl<'a> Parser<'a> {
         } else {
             self.expr_list()?
         };
+        let end_line = self.last_line;
         self.test_next(&Token::Semicolon)?;
         self.leave();
-        Ok((Return { exprs, line }, height + 1))
+        let ret = Return {
+            exprs,
+            line,
+            end_line,
+        };
+        Ok((ret, height + 1))
     }
 
     /// Parses one statement into `stats` (nothing for `;`, possibly several for labels).
@@ -718,9 +733,14 @@ impl<'a> Parser<'a> {
             self.advance()?; // `if` or `elseif`
             let (cond, hc) = self.expr()?;
             self.check_next(&Token::Then)?;
+            let then_line = self.last_line;
             let (block, hb) = self.block()?;
             height = height.max(hc).max(hb);
-            arms.push((cond, block));
+            arms.push(IfArm {
+                cond,
+                then_line,
+                block,
+            });
             if self.tok != Token::ElseIf {
                 break;
             }
@@ -746,12 +766,20 @@ impl<'a> Parser<'a> {
     fn while_stat(&mut self, stats: &mut Vec<Stat>, line: Line) -> PResult<u32> {
         self.advance()?;
         let (cond, hc) = self.expr()?;
+        let cond_line = self.last_line;
         self.enter_block(true);
         self.check_next(&Token::Do)?;
         let (body, hb) = self.block()?;
         self.check_match(&Token::End, &Token::While, line)?;
+        let end_line = self.last_line;
         self.leave_block()?;
-        stats.push(Stat::While { cond, body, line });
+        stats.push(Stat::While {
+            cond,
+            body,
+            line,
+            cond_line,
+            end_line,
+        });
         Ok(hc.max(hb) + 1)
     }
 
@@ -763,9 +791,15 @@ impl<'a> Parser<'a> {
         let (body, hb) = self.stat_list()?;
         self.check_match(&Token::Until, &Token::Repeat, line)?;
         let (cond, hc) = self.expr()?;
+        let cond_line = self.last_line;
         self.leave_block()?;
         self.leave_block()?;
-        stats.push(Stat::Repeat { body, cond, line });
+        stats.push(Stat::Repeat {
+            body,
+            cond,
+            line,
+            cond_line,
+        });
         Ok(hc.max(hb) + 1)
     }
 
@@ -776,7 +810,7 @@ impl<'a> Parser<'a> {
         self.enter_block(true);
         self.advance()?;
         let var = self.check_name()?;
-        let (stat, height) = match self.tok {
+        let (mut stat, height) = match self.tok {
             Token::Assign => {
                 for _ in 0..3 {
                     self.declare_local(CONTROL.into())?;
@@ -793,7 +827,7 @@ impl<'a> Parser<'a> {
                     (None, 0)
                 };
                 self.activate_locals(3);
-                let (body, hb) = self.for_body(1)?;
+                let (do_line, (body, hb)) = self.for_body(1)?;
                 let stat = Stat::NumFor {
                     var,
                     start,
@@ -801,6 +835,8 @@ impl<'a> Parser<'a> {
                     step,
                     body,
                     line,
+                    do_line,
+                    end_line: 0,
                 };
                 (stat, h1.max(h2).max(h3).max(hb))
             }
@@ -816,33 +852,42 @@ impl<'a> Parser<'a> {
                     names.push(name);
                 }
                 self.check_next(&Token::In)?;
+                let iter_line = self.line();
                 let (exprs, he) = self.expr_list()?;
                 self.activate_locals(4);
-                let (body, hb) = self.for_body(names.len())?;
+                let (do_line, (body, hb)) = self.for_body(names.len())?;
                 let stat = Stat::GenFor {
                     names,
                     exprs,
                     body,
                     line,
+                    iter_line,
+                    do_line,
+                    end_line: 0,
                 };
                 (stat, he.max(hb))
             }
             _ => return Err(self.error_near("'=' or 'in' expected")),
         };
         self.check_match(&Token::End, &Token::For, line)?;
+        if let Stat::NumFor { end_line, .. } | Stat::GenFor { end_line, .. } = &mut stat {
+            *end_line = self.last_line;
+        }
         self.leave_block()?;
         stats.push(stat);
         Ok(height + 1)
     }
 
-    /// `do block` of a `for`, with the `n_vars` loop variables in scope.
-    fn for_body(&mut self, n_vars: usize) -> PResult<Tall<Block>> {
+    /// `do block` of a `for`, with the `n_vars` loop variables in scope; returns the line of
+    /// `do` with the block.
+    fn for_body(&mut self, n_vars: usize) -> PResult<(Line, Tall<Block>)> {
         self.check_next(&Token::Do)?;
+        let do_line = self.last_line;
         self.enter_block(false);
         self.activate_locals(n_vars);
         let body = self.block()?;
         self.leave_block()?;
-        Ok(body)
+        Ok((do_line, body))
     }
 
     /// `function a.b.c:m body`
@@ -914,7 +959,12 @@ impl<'a> Parser<'a> {
             (Vec::new(), 0)
         };
         self.activate_locals(names.len());
-        stats.push(Stat::Local { names, exprs, line });
+        stats.push(Stat::Local {
+            names,
+            exprs,
+            line,
+            end_line: self.last_line,
+        });
         Ok(height + 1)
     }
 
@@ -970,6 +1020,7 @@ impl<'a> Parser<'a> {
             targets,
             exprs,
             line,
+            end_line: self.last_line,
         };
         stats.push(stat);
         Ok(height + 1)
@@ -980,6 +1031,7 @@ impl<'a> Parser<'a> {
         self.open_func(line);
         self.check_next(&Token::LParen)?;
         let mut params: Vec<Name> = Vec::new();
+        let mut vararg_line = 0;
         if is_method {
             self.declare_local("self".into())?;
             self.activate_locals(1);
@@ -995,6 +1047,7 @@ impl<'a> Parser<'a> {
                     }
                     Token::Dots => {
                         self.advance()?;
+                        vararg_line = self.last_line;
                         self.func.is_vararg = true;
                     }
                     _ => return Err(self.error_near("<name> or '...' expected")),
@@ -1019,6 +1072,7 @@ impl<'a> Parser<'a> {
             body,
             line,
             end_line,
+            vararg_line,
         };
         Ok((func, height))
     }
@@ -1130,19 +1184,16 @@ impl<'a> Parser<'a> {
 
     /// suffixedexp → primaryexp { `.` name | `[` expr `]` | `:` name args | args }
     ///
-    /// Calls get the line where the whole suffixed expression starts, as in PUC Lua 5.4.
+    /// Calls get the line of their arguments' opening token, as in PUC Lua 5.4.8.
     fn suffixed_expr(&mut self) -> PResult<Tall<Expr>> {
-        let line = self.line();
         let (mut expr, mut height) = self.primary_expr()?;
         loop {
             // Each suffix is parsed by its own function to keep this recursive frame small.
             let (next, h) = match self.tok {
                 Token::Dot => self.field_suffix(expr, height)?,
                 Token::LBracket => self.index_suffix(expr, height)?,
-                Token::Colon => self.method_suffix(expr, height, line)?,
-                Token::LParen | Token::Str(_) | Token::LBrace => {
-                    self.call_suffix(expr, height, line)?
-                }
+                Token::Colon => self.method_suffix(expr, height)?,
+                Token::LParen | Token::Str(_) | Token::LBrace => self.call_suffix(expr, height)?,
                 _ => return Ok((expr, height)),
             };
             expr = next;
@@ -1171,23 +1222,29 @@ impl<'a> Parser<'a> {
         Ok((Expr::new(kind, bracket_line), height.max(key_height) + 1))
     }
 
-    /// `:name args` after `obj`, in a suffixed expression starting at `line`.
-    fn method_suffix(&mut self, obj: Expr, height: u32, line: Line) -> PResult<Tall<Expr>> {
+    /// `:name args` after `obj`; the call's line is that of the arguments.
+    fn method_suffix(&mut self, obj: Expr, height: u32) -> PResult<Tall<Expr>> {
         self.advance()?;
         let name = self.check_name()?;
+        let line = self.line();
         let (args, args_height) = self.call_args(line)?;
         let kind = ExprKind::MethodCall(Box::new(obj), name, args);
-        Ok((Expr::new(kind, line), height.max(args_height) + 1))
+        let mut call = Expr::new(kind, line);
+        call.end_line = self.last_line;
+        Ok((call, height.max(args_height) + 1))
     }
 
-    /// `args` after `func`, in a suffixed expression starting at `line`.
-    fn call_suffix(&mut self, func: Expr, height: u32, line: Line) -> PResult<Tall<Expr>> {
+    /// `args` after `func`; the call's line is that of the arguments.
+    fn call_suffix(&mut self, func: Expr, height: u32) -> PResult<Tall<Expr>> {
+        let line = self.line();
         let (args, args_height) = self.call_args(line)?;
         let kind = ExprKind::Call(Box::new(func), args);
-        Ok((Expr::new(kind, line), height.max(args_height) + 1))
+        let mut call = Expr::new(kind, line);
+        call.end_line = self.last_line;
+        Ok((call, height.max(args_height) + 1))
     }
 
-    /// args → `(` [ explist ] `)` | table | string; `line` is where the call started.
+    /// args → `(` [ explist ] `)` | table | string; `line` is that of their first token.
     fn call_args(&mut self, line: Line) -> PResult<Tall<Vec<Expr>>> {
         match self.tok {
             Token::LParen => {
@@ -1228,7 +1285,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.check_match(&Token::RBrace, &Token::LBrace, line)?;
-        Ok((Expr::new(ExprKind::Table(fields), line), height + 1))
+        let mut table = Expr::new(ExprKind::Table(fields), line);
+        table.end_line = self.last_line;
+        Ok((table, height + 1))
     }
 
     /// field → name `=` expr | `[` expr `]` `=` expr | expr
@@ -1463,7 +1522,9 @@ mod tests {
         let stats = &f.body.stats;
         assert_eq!(stats.len(), 16);
         match &stats[0] {
-            Stat::Local { names, exprs, line } => {
+            Stat::Local {
+                names, exprs, line, ..
+            } => {
                 let expected: Vec<(Name, Attrib)> = vec![
                     ("a".into(), Attrib::Const),
                     ("b".into(), Attrib::Close),
@@ -1480,6 +1541,7 @@ mod tests {
                 targets,
                 exprs,
                 line,
+                ..
             } => {
                 assert_eq!(
                     targets.iter().map(show).collect::<Vec<_>>(),
@@ -1495,7 +1557,7 @@ mod tests {
         assert!(matches!(&stats[4], Stat::Do(b) if b.stats.is_empty() && b.ret.is_none()));
         assert!(matches!(&stats[5], Stat::While { body, line: 5, .. }
             if matches!(body.stats[..], [Stat::Break { line: 5 }])));
-        assert!(matches!(&stats[6], Stat::Repeat { body, cond, line: 6 }
+        assert!(matches!(&stats[6], Stat::Repeat { body, cond, line: 6, .. }
             if body.stats.len() == 1 && show(cond) == "y"));
         match &stats[7] {
             Stat::If {
@@ -1585,7 +1647,10 @@ mod tests {
         assert_eq!((f.line, f.end_line), (0, 1));
         assert!(f.body.stats.is_empty() && f.body.ret.is_none());
         assert_eq!(ok(";;;").body.stats.len(), 0);
-        assert_eq!(ok("\n\n-- x\n").end_line, 4);
+        // The main chunk ends on the line of its last token (1 without tokens), as PUC's
+        // final `RETURN`.
+        assert_eq!(ok("\n\n-- x\n").end_line, 1);
+        assert_eq!(ok("a = 1\n\nb = 2 -- x\n\n").end_line, 3);
     }
 
     #[test]
@@ -1595,11 +1660,13 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = first_expr("\n-\nb");
         assert_eq!(e.line, 2);
-        // Calls get the line where the suffixed expression starts (PUC 5.4).
+        // Calls get the line of their arguments (PUC 5.4.8).
         let e = first_expr("f\n(1)");
-        assert_eq!(e.line, 1);
+        assert_eq!(e.line, 2);
         let e = first_expr("t\n.a\n:m\n(1)");
-        assert_eq!(e.line, 1);
+        assert_eq!(e.line, 4);
+        let e = first_expr("f\n{}");
+        assert_eq!(e.line, 2);
         let e = first_expr("t\n.a");
         assert_eq!(e.line, 2);
         let e = first_expr("t\n[\n1]");
@@ -1662,10 +1729,8 @@ mod tests {
                 "f(\n1,2 x",
                 "2: ')' expected (to close '(' at line 1) near 'x'",
             ),
-            (
-                "f\n(1,2 x",
-                "2: ')' expected (to close '(' at line 1) near 'x'",
-            ),
+            // 5.4.8: a call's line is that of its '('.
+            ("f\n(1,2 x", "2: ')' expected near 'x'"),
             ("x = 1 2", "1: unexpected symbol near '2'"),
             ("local x <foo> = 1", "1: unknown attribute 'foo'"),
             ("for a do", "1: '=' or 'in' expected near 'do'"),
@@ -2175,7 +2240,7 @@ return g(a, b), -(1), #t
     fn sample_program_parses() {
         let f = ok(SAMPLE);
         assert_eq!(f.body.stats.len(), 10);
-        assert_eq!(f.end_line, 13);
+        assert_eq!(f.end_line, 12);
     }
 
     #[test]

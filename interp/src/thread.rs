@@ -56,6 +56,9 @@ pub struct ThreadData {
     pub pending_conts: u32,
     /// This thread's debug hook (`debug.sethook`).
     pub hook: DebugHook,
+    /// Errors being recovered from while `__close` handlers run before a `pcall` gets them
+    /// (one per frame with [`crate::vm::frame::RetMode::CloseErr`], in frame order).
+    pub close_errors: Vec<crate::vm::LuaError>,
 }
 
 /// A Lua thread object.
@@ -81,6 +84,7 @@ impl Thread {
                 resume_depth: 0,
                 pending_conts: 0,
                 hook: DebugHook::default(),
+                close_errors: Vec::new(),
             }),
         }
     }
@@ -207,6 +211,9 @@ impl Trace for Thread {
             e.trace(t);
         }
         d.hook.func.trace(t);
+        for e in &d.close_errors {
+            e.value().trace(t);
+        }
     }
     fn extra_size(&self) -> usize {
         let d = self.data();

@@ -23,12 +23,14 @@ impl Compiler {
     /// Operators and suffixes carry the line of a token that follows their first operand, so
     /// their line is only taken into account when that token is reached.
     pub(super) fn expr(&mut self, e: &Expr) -> CResult<ExpDesc> {
+        // A constructor's `NEWTABLE` is emitted before its `{` is read.
         if !matches!(
             e.kind,
             ExprKind::Binary(..)
                 | ExprKind::Index(..)
                 | ExprKind::Call(..)
                 | ExprKind::MethodCall(..)
+                | ExprKind::Table(..)
         ) {
             self.advance_line(e.line);
         }
@@ -48,7 +50,7 @@ impl Compiler {
                 ExpDesc::new(ExpKind::Vararg(self.fs.emit_abc(OpCode::Vararg, 0, 0, 1)))
             }
             ExprKind::Function(body) => self.function_expr(body)?,
-            ExprKind::Table(fields) => self.constructor(fields)?,
+            ExprKind::Table(fields) => self.constructor(fields, e.end_line)?,
             ExprKind::Binary(BinOp::Concat, ..) => self.concat_chain(e)?,
             ExprKind::Binary(..) => self.binary_chain(e)?,
             ExprKind::Unary(..) => self.unary_chain(e)?,
@@ -215,13 +217,13 @@ impl Compiler {
                 ExprKind::Call(_, args) => {
                     self.fs.exp2nextreg(&mut v)?;
                     self.advance_line(node.line);
-                    self.call_args(&mut v, args, node.line)?;
+                    self.call_args(&mut v, args, node)?;
                 }
                 ExprKind::MethodCall(_, name, args) => {
                     self.advance_line(node.line);
                     let key = ExpDesc::new(ExpKind::KStr(name.as_bytes().into()));
                     self.fs.self_op(&mut v, key)?;
-                    self.call_args(&mut v, args, node.line)?;
+                    self.call_args(&mut v, args, node)?;
                 }
                 _ => {}
             }
@@ -229,13 +231,16 @@ impl Compiler {
         Ok(v)
     }
 
-    /// Compiles the arguments of a call whose function (and `self`) are already in registers
-    /// from `f`'s register on, and emits the `CALL` (one result, adjustable later).
-    fn call_args(&mut self, f: &mut ExpDesc, args: &[Expr], line: Line) -> CResult<()> {
+    /// Compiles the arguments of the call `call` whose function (and `self`) are already in
+    /// registers from `f`'s register on, and emits the `CALL` (one result, adjustable later).
+    fn call_args(&mut self, f: &mut ExpDesc, args: &[Expr], call: &Expr) -> CResult<()> {
         let ExpKind::NonReloc(base) = f.kind else {
             return Err(self.fs.error("internal error: call of a non-register"));
         };
+        let line = call.line;
         let (_, mut last) = self.explist(args)?;
+        // The last argument is completed after the closing token.
+        self.advance_line(call.end_line);
         let nparams = if last.is_multi() {
             self.fs.set_returns(&mut last, MULTRET)?;
             MULTRET
@@ -272,7 +277,7 @@ impl Compiler {
 
     /// A table constructor: `NEWTABLE` + `EXTRAARG` (sizes patched at the end), named and keyed
     /// fields stored as they come, positional items flushed with `SETLIST` every 50.
-    fn constructor(&mut self, fields: &[TableField]) -> CResult<ExpDesc> {
+    fn constructor(&mut self, fields: &[TableField], end_line: Line) -> CResult<ExpDesc> {
         let pc = self.fs.emit_abc(OpCode::NewTable, 0, 0, 0);
         self.fs.emit_extra_arg(0)?;
         let table = self.fs.free_reg;
@@ -305,6 +310,8 @@ impl Compiler {
                 }
             }
         }
+        // The last item is completed after the closing `}`.
+        self.advance_line(end_line);
         if to_store > 0 {
             match pending {
                 Some(mut v) if v.is_multi() => {

@@ -591,6 +591,7 @@ impl Compiler {
         self.fs.num_params = nparams as u8;
         if body.is_vararg || is_main {
             self.fs.is_vararg = true;
+            self.fs.line = body.vararg_line.max(1);
             self.fs.emit_abc(OpCode::VarargPrep, nparams as u32, 0, 0);
         }
         self.fs.reserve_regs(nparams as u32)?;

@@ -4,7 +4,7 @@
 
 use super::desc::{ExpDesc, ExpKind, MULTRET};
 use super::{CResult, Compiler, VarKind};
-use crate::ast::{Attrib, Block, Expr, ExprKind, FuncBody, Line, Name, Return, Stat};
+use crate::ast::{Attrib, Block, Expr, ExprKind, FuncBody, IfArm, Line, Name, Return, Stat};
 use crate::opcode::OpCode;
 
 impl Compiler {
@@ -12,6 +12,7 @@ impl Compiler {
     pub(super) fn block(&mut self, block: &Block) -> CResult<()> {
         self.fs.enter_block(false);
         self.statlist(&block.stats, block.ret.as_ref(), false)?;
+        self.fs.line = block.end_line;
         self.fs.leave_block()
     }
 
@@ -66,26 +67,43 @@ impl Compiler {
                 // A call statement uses no results.
                 self.fs.code[pc] = self.fs.code[pc].with_c(1);
             }
-            Stat::Local { names, exprs, line } => {
+            Stat::Local {
+                names,
+                exprs,
+                line,
+                end_line,
+            } => {
                 self.fs.line = *line;
-                self.local_stat(names, exprs)?;
+                self.local_stat(names, exprs, *end_line)?;
             }
             Stat::Assign {
                 targets,
                 exprs,
                 line,
+                end_line,
             } => {
                 self.fs.line = *line;
-                self.assign_stat(targets, exprs)?;
+                self.assign_stat(targets, exprs, *end_line)?;
             }
             Stat::Do(block) => self.block(block)?,
-            Stat::While { cond, body, line } => {
+            Stat::While {
+                cond,
+                body,
+                line,
+                cond_line,
+                end_line,
+            } => {
                 self.fs.line = *line;
-                self.while_stat(cond, body)?;
+                self.while_stat(cond, *cond_line, body, *end_line)?;
             }
-            Stat::Repeat { body, cond, line } => {
+            Stat::Repeat {
+                body,
+                cond,
+                line,
+                cond_line,
+            } => {
                 self.fs.line = *line;
-                self.repeat_stat(body, cond)?;
+                self.repeat_stat(body, cond, *cond_line)?;
             }
             Stat::If {
                 arms,
@@ -102,18 +120,33 @@ impl Compiler {
                 step,
                 body,
                 line,
+                do_line,
+                end_line,
             } => {
                 self.fs.line = *line;
-                self.numeric_for(var, start, limit, step.as_ref(), body, *line)?;
+                let lines = ForLines {
+                    loop_line: *line,
+                    do_line: *do_line,
+                    end_line: *end_line,
+                };
+                self.numeric_for(var, start, limit, step.as_ref(), body, lines)?;
             }
             Stat::GenFor {
                 names,
                 exprs,
                 body,
                 line,
+                iter_line,
+                do_line,
+                end_line,
             } => {
                 self.fs.line = *line;
-                self.generic_for(names, exprs, body, *line)?;
+                let lines = ForLines {
+                    loop_line: *iter_line,
+                    do_line: *do_line,
+                    end_line: *end_line,
+                };
+                self.generic_for(names, exprs, body, lines)?;
             }
             Stat::Function {
                 path,
@@ -146,7 +179,12 @@ impl Compiler {
     }
 
     /// `local n1 <attr>, n2 = e1, e2`
-    fn local_stat(&mut self, names: &[(Name, Attrib)], exprs: &[Expr]) -> CResult<()> {
+    fn local_stat(
+        &mut self,
+        names: &[(Name, Attrib)],
+        exprs: &[Expr],
+        end_line: Line,
+    ) -> CResult<()> {
         let first = self.fs.nactvar;
         let mut to_close = None;
         for (i, (name, attrib)) in names.iter().enumerate() {
@@ -167,6 +205,7 @@ impl Compiler {
         }
         let nvars = names.len();
         let (nexps, e) = self.explist(exprs)?;
+        self.fs.line = end_line;
         let last = first + nvars - 1;
         let constant = if nvars == nexps && self.fs.actvars[last].kind == VarKind::Const {
             e.to_constant()
@@ -217,7 +256,7 @@ impl Compiler {
     }
 
     /// `t1, t2 = e1, e2`
-    fn assign_stat(&mut self, targets: &[Expr], exprs: &[Expr]) -> CResult<()> {
+    fn assign_stat(&mut self, targets: &[Expr], exprs: &[Expr], end_line: Line) -> CResult<()> {
         let mut lhs: Vec<ExpDesc> = Vec::with_capacity(targets.len());
         for target in targets {
             let v = self.assign_target(target)?;
@@ -228,6 +267,7 @@ impl Compiler {
         }
         let nvars = lhs.len();
         let (nexps, mut e) = self.explist(exprs)?;
+        self.fs.line = end_line;
         if nexps == nvars {
             // The last value goes straight to the last target.
             self.fs.set_one_ret(&mut e);
@@ -312,6 +352,7 @@ impl Compiler {
         self.fs.line = ret.line;
         let mut first = self.fs.nvarstack();
         let (nexps, mut e) = self.explist(&ret.exprs)?;
+        self.fs.line = ret.end_line;
         let nret = if nexps == 0 {
             0
         } else if e.is_multi() {
@@ -358,9 +399,11 @@ impl Compiler {
         Ok(())
     }
 
-    /// A loop condition: falls through when true; returns the jumps taken when false.
-    fn cond(&mut self, e: &Expr) -> CResult<Option<usize>> {
+    /// A loop condition whose last token is on `end_line`: falls through when true; returns
+    /// the jumps taken when false.
+    fn cond(&mut self, e: &Expr, end_line: Line) -> CResult<Option<usize>> {
         let mut v = self.expr(e)?;
+        self.fs.line = end_line;
         if v.kind == ExpKind::Nil {
             v.kind = ExpKind::False;
         }
@@ -369,23 +412,30 @@ impl Compiler {
     }
 
     /// `while cond do body end`
-    fn while_stat(&mut self, cond: &Expr, body: &Block) -> CResult<()> {
+    fn while_stat(
+        &mut self,
+        cond: &Expr,
+        cond_line: Line,
+        body: &Block,
+        end_line: Line,
+    ) -> CResult<()> {
         let init = self.fs.get_label();
-        let exit = self.cond(cond)?;
+        let exit = self.cond(cond, cond_line)?;
         self.fs.enter_block(true);
         self.block(body)?;
         self.fs.jump_to(init)?;
+        self.fs.line = end_line;
         self.fs.leave_block()?;
         self.fs.patch_to_here(exit)
     }
 
     /// `repeat body until cond` (the condition is inside the body's scope).
-    fn repeat_stat(&mut self, body: &Block, cond: &Expr) -> CResult<()> {
+    fn repeat_stat(&mut self, body: &Block, cond: &Expr, cond_line: Line) -> CResult<()> {
         let init = self.fs.get_label();
         self.fs.enter_block(true);
         self.fs.enter_block(false);
         self.statlist(&body.stats, body.ret.as_ref(), true)?;
-        let mut exit = self.cond(cond)?;
+        let mut exit = self.cond(cond, cond_line)?;
         let (upval, nactvar) = self
             .fs
             .blocks
@@ -406,11 +456,11 @@ impl Compiler {
     }
 
     /// `if c1 then b1 elseif c2 then b2 else b3 end`
-    fn if_stat(&mut self, arms: &[(Expr, Block)], else_block: Option<&Block>) -> CResult<()> {
+    fn if_stat(&mut self, arms: &[IfArm], else_block: Option<&Block>) -> CResult<()> {
         let mut escape = None;
-        for (i, (cond, block)) in arms.iter().enumerate() {
+        for (i, arm) in arms.iter().enumerate() {
             let followed = i + 1 < arms.len() || else_block.is_some();
-            self.test_then_block(cond, block, followed, &mut escape)?;
+            self.test_then_block(arm, followed, &mut escape)?;
         }
         if let Some(block) = else_block {
             self.block(block)?;
@@ -422,12 +472,14 @@ impl Compiler {
     /// jumping over this one's end through `escape`.
     fn test_then_block(
         &mut self,
-        cond: &Expr,
-        block: &Block,
+        arm: &IfArm,
         followed: bool,
         escape: &mut Option<usize>,
     ) -> CResult<()> {
-        let mut v = self.expr(cond)?;
+        let block = &arm.block;
+        let mut v = self.expr(&arm.cond)?;
+        // The test comes after `then`.
+        self.fs.line = arm.then_line;
         let false_jumps;
         let rest: &[Stat];
         if let Some(Stat::Break { line }) = block.stats.first() {
@@ -435,6 +487,7 @@ impl Compiler {
             self.fs.go_if_false(&mut v)?;
             self.fs.enter_block(false);
             self.fs.new_goto("break", *line, v.t);
+            self.fs.line = *line;
             if block.stats.len() == 1 && block.ret.is_none() {
                 return self.fs.leave_block();
             }
@@ -447,6 +500,7 @@ impl Compiler {
             rest = &block.stats;
         }
         self.statlist(rest, block.ret.as_ref(), false)?;
+        self.fs.line = block.end_line;
         self.fs.leave_block()?;
         if followed {
             let j = self.fs.jump();
@@ -463,7 +517,7 @@ impl Compiler {
         limit: &Expr,
         step: Option<&Expr>,
         body: &Block,
-        line: Line,
+        lines: ForLines,
     ) -> CResult<()> {
         self.fs.enter_block(true);
         let base = self.fs.free_reg;
@@ -483,7 +537,8 @@ impl Compiler {
             }
         }
         self.fs.adjust_local_vars(3);
-        self.for_body(base, line, 1, false, body)?;
+        self.for_body(base, lines, 1, false, body)?;
+        self.fs.line = lines.end_line;
         self.fs.leave_block()
     }
 
@@ -493,7 +548,7 @@ impl Compiler {
         names: &[Name],
         exprs: &[Expr],
         body: &Block,
-        line: Line,
+        lines: ForLines,
     ) -> CResult<()> {
         self.fs.enter_block(true);
         let base = self.fs.free_reg;
@@ -510,7 +565,8 @@ impl Compiler {
         self.fs.mark_to_be_closed();
         // Room to call the iterator.
         self.fs.check_stack(3)?;
-        self.for_body(base, line, names.len(), true, body)?;
+        self.for_body(base, lines, names.len(), true, body)?;
+        self.fs.line = lines.end_line;
         self.fs.leave_block()
     }
 
@@ -519,16 +575,18 @@ impl Compiler {
     fn for_body(
         &mut self,
         base: u32,
-        line: Line,
+        lines: ForLines,
         nvars: usize,
         generic: bool,
         body: &Block,
     ) -> CResult<()> {
+        let line = lines.loop_line;
         let (prep_op, loop_op) = if generic {
             (OpCode::TForPrep, OpCode::TForLoop)
         } else {
             (OpCode::ForPrep, OpCode::ForLoop)
         };
+        self.fs.line = lines.do_line;
         let prep = self.fs.emit_abx(prep_op, base, 0);
         self.fs.enter_block(false);
         self.fs.adjust_local_vars(nvars);
@@ -545,6 +603,17 @@ impl Compiler {
         self.fs.fix_line(line);
         self.fs.fix_for_jump(end, prep + 1, true)
     }
+}
+
+/// Source lines of a `for` statement.
+#[derive(Clone, Copy)]
+struct ForLines {
+    /// Line given to the loop instructions (`FORLOOP`, `TFORCALL`, `TFORLOOP`).
+    loop_line: Line,
+    /// Line of `do`, where the prep instruction goes.
+    do_line: Line,
+    /// Line of `end`, where the loop's scope is left.
+    end_line: Line,
 }
 
 /// Line of the first token of an expression (the start of its leftmost operand).

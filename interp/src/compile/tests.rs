@@ -234,6 +234,7 @@ fn many_constants_use_registers_and_loadkx() {
             names: vec![("x".into(), crate::ast::Attrib::None)],
             exprs: vec![Expr::new(ExprKind::Float(i as f64 + 0.5), 1)],
             line: 1,
+            end_line: 1,
         });
         body.push(Stat::Do(Block::default()));
     }
@@ -243,6 +244,7 @@ fn many_constants_use_registers_and_loadkx() {
         stats.push(Stat::Do(Block {
             stats: chunk.to_vec(),
             ret: None,
+            end_line: 1,
         }));
     }
     let p = compile(&main_chunk(stats, None), b"=big").expect("compiles");
@@ -762,9 +764,14 @@ fn main_chunk(stats: Vec<Stat>, ret: Option<Return>) -> FuncBody {
         params: Vec::new(),
         is_vararg: true,
         is_method: false,
-        body: Block { stats, ret },
+        body: Block {
+            stats,
+            ret,
+            end_line: 1,
+        },
         line: 0,
         end_line: 1,
+        vararg_line: 1,
     }
 }
 
@@ -794,11 +801,13 @@ fn compiler_checks_scoping_errors_itself() {
                 names: vec![("x".into(), crate::ast::Attrib::Const)],
                 exprs: vec![Expr::new(ExprKind::Int(1), 1)],
                 line: 1,
+                end_line: 1,
             },
             Stat::Assign {
                 targets: vec![name("x", 2)],
                 exprs: vec![Expr::new(ExprKind::Int(2), 2)],
                 line: 2,
+                end_line: 2,
             },
         ],
         None,
@@ -919,6 +928,7 @@ fn long_chains_do_not_overflow_the_stack() {
         Some(Return {
             exprs: vec![e, idx, call, cat, or],
             line: 1,
+            end_line: 1,
         }),
     );
     let p = compile(&chunk, b"=chains").expect("compiles");

@@ -1,8 +1,10 @@
-//! The debug library: traceback, getinfo, getlocal, getupvalue/setupvalue, upvalueid,
-//! upvaluejoin, getmetatable/setmetatable, getregistry, user values, and per-thread hooks
-//! (sethook/gethook, see [`crate::vm::debughook`]).
+//! The debug library: traceback, getinfo, per-thread hooks (sethook/gethook, see
+//! [`crate::vm::debughook`]), upvalues, metatables, user values and the registry (local
+//! variables are in [`super::debug_locals`]).
 
+use super::debug_locals;
 use crate::func::{LuaClosure, NativeClosure};
+use crate::table::{Table, WEAK_KEYS};
 use crate::thread::Thread;
 use crate::value::Value;
 use crate::vm::debughook::{HOOK_CALL, HOOK_LINE, HOOK_RET};
@@ -16,7 +18,8 @@ pub fn open(st: &mut State) {
     let t = st.new_table(0, 12);
     st.register(t, "traceback", traceback);
     st.register(t, "getinfo", getinfo);
-    st.register(t, "getlocal", getlocal);
+    st.register(t, "getlocal", debug_locals::getlocal);
+    st.register(t, "setlocal", debug_locals::setlocal);
     st.register(t, "getupvalue", getupvalue);
     st.register(t, "setupvalue", setupvalue);
     st.register(t, "upvalueid", upvalueid);
@@ -35,10 +38,9 @@ pub fn open(st: &mut State) {
 }
 
 fn traceback(ctx: &mut Ctx) -> LuaResult<Action> {
-    let (msg_i, level_default) = match ctx.arg(1) {
-        Value::Thread(_) => (2, 0),
-        _ => (1, 1),
-    };
+    let (th, msg_i) = thread_arg(ctx);
+    // Level 1 skips traceback itself, which is only on the running thread's stack.
+    let level_default = if th == ctx.st.current { 1 } else { 0 };
     let msg = ctx.arg(msg_i);
     if !msg.is_nil() && !matches!(msg, Value::Str(_) | Value::Int(_) | Value::Float(_)) {
         return ctx.ret1(msg);
@@ -48,39 +50,66 @@ fn traceback(ctx: &mut Ctx) -> LuaResult<Action> {
         Value::Nil => None,
         v => Some(String::from_utf8_lossy(&ctx.st.tostring_basic(v)).into_owned()),
     };
-    let tb = ctx.st.traceback(text.as_deref(), level);
+    let tb = if th == ctx.st.current {
+        ctx.st.traceback(text.as_deref(), level)
+    } else {
+        // The stack inspection functions look at the running thread: view `th` meanwhile
+        // (nothing runs until it is restored).
+        let running = ctx.st.current;
+        ctx.st.current = th;
+        let tb = ctx.st.traceback(text.as_deref(), level);
+        ctx.st.current = running;
+        tb
+    };
     let v = ctx.new_str(tb.as_bytes());
     ctx.ret1(v)
 }
 
 fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
-    let what = match ctx.opt_str(2)? {
+    let (th, a) = thread_arg(ctx);
+    getinfo_args(ctx, a, th)
+}
+
+/// `getinfo` for its arguments from `a` on (after the optional thread), about `th`'s stack.
+fn getinfo_args(ctx: &mut Ctx, a: usize, th: Gc<Thread>) -> LuaResult<Action> {
+    let what = match ctx.opt_str(a + 1)? {
         Some(s) => s.as_bytes().to_vec(),
         None => b"flnSrtu".to_vec(),
     };
-    let frames_len = ctx.st.current.data().frames.len();
-    let (func, frame_idx) = match ctx.arg(1) {
+    // '>' (function taken from the stack) is meaningful only in the C API.
+    if what.first() == Some(&b'>') {
+        return Err(ctx.arg_error(a + 1, "invalid option '>'"));
+    }
+    if what.iter().any(|c| !b"SlnrutfL".contains(c)) {
+        return Err(ctx.arg_error(a + 1, "invalid option"));
+    }
+    let frames_len = th.data().frames.len();
+    let (func, frame_idx) = match ctx.arg(a) {
         f @ (Value::LuaFn(_) | Value::NativeFn(_)) => (f, None),
         Value::Int(_) | Value::Float(_) => {
-            let level = ctx.check_int(1)?;
+            let level = ctx.check_int(a)?;
             if level < 0 || level as usize >= frames_len {
                 return ctx.ret1(Value::Nil);
             }
             let idx = frames_len - 1 - level as usize;
-            let fr = ctx.st.current.data().frames[idx];
+            let fr = th.data().frames[idx];
             let f = match fr.kind {
                 FrameKind::Lua { cl, .. } => Value::LuaFn(cl),
                 FrameKind::Native { cl, .. } => Value::NativeFn(cl),
             };
             (f, Some(idx))
         }
-        _ => return Err(ctx.arg_error(1, "function or level expected")),
+        _ => return Err(ctx.arg_error(a, "function or level expected")),
     };
     let t = ctx.new_table();
     let set = |ctx: &mut Ctx, k: &str, v: Value| {
         let key = ctx.new_str(k.as_bytes());
         t.set(key, v);
     };
+    // The frame inspection functions look at the running thread: view `th` as running while
+    // the fields are filled (no arguments are read and nothing runs meanwhile).
+    let running = ctx.st.current;
+    ctx.st.current = th;
     for &c in &what {
         match c {
             b'S' => match func {
@@ -155,58 +184,30 @@ fn getinfo(ctx: &mut Ctx) -> LuaResult<Action> {
             b'L' => {
                 if let Value::LuaFn(cl) = func {
                     let lines = ctx.new_table();
-                    for &l in cl.proto.proto.lines.iter() {
+                    // A vararg function's `VARARGPREP` is not an active line (as in PUC).
+                    let skip = usize::from(cl.proto.is_vararg);
+                    for &l in cl.proto.proto.lines.iter().skip(skip) {
                         lines.set(Value::Int(l as i64), Value::Bool(true));
                     }
                     set(ctx, "activelines", Value::Table(lines));
                 }
             }
             b'r' => {
-                set(ctx, "ftransfer", Value::Int(0));
-                set(ctx, "ntransfer", Value::Int(0));
+                // Transfer information exists only for the frame a call or return hook is
+                // running for (the frame right below the hook function's).
+                let hook = ctx.st.current.data().hook;
+                let (first, n) = match frame_idx {
+                    Some(i) if hook.frame == i + 1 => hook.transfer,
+                    _ => (0, 0),
+                };
+                set(ctx, "ftransfer", Value::Int(first.into()));
+                set(ctx, "ntransfer", Value::Int(n.into()));
             }
-            // '>' (function taken from the stack) is meaningful only in the C API.
-            b'>' if frame_idx.is_none() => {}
-            _ => return Err(ctx.arg_error(2, "invalid option")),
+            _ => {}
         }
     }
+    ctx.st.current = running;
     ctx.ret1(Value::Table(t))
-}
-
-fn getlocal(ctx: &mut Ctx) -> LuaResult<Action> {
-    let n = ctx.check_int(2)?;
-    if let f @ (Value::LuaFn(_) | Value::NativeFn(_)) = ctx.arg(1) {
-        // Parameter names of a function.
-        if let Value::LuaFn(cl) = f {
-            if n >= 1 {
-                if let Some(name) = cl.proto.proto.local_name(n as usize, 0) {
-                    let v = ctx.new_str(name.as_bytes());
-                    return ctx.ret1(v);
-                }
-            }
-        }
-        return ctx.ret1(Value::Nil);
-    }
-    let level = ctx.check_int(1)?;
-    let frames_len = ctx.st.current.data().frames.len();
-    if level < 0 || level as usize >= frames_len {
-        return Err(ctx.arg_error(1, "level out of range"));
-    }
-    let fr = ctx.st.current.data().frames[frames_len - 1 - level as usize];
-    if let FrameKind::Lua { cl, pc, .. } = fr.kind {
-        if n >= 1 {
-            if let Some(name) = cl.proto.proto.local_name(n as usize, pc.saturating_sub(1)) {
-                let name = name.to_string();
-                // (Binary chunks may describe more locals than the stack holds.)
-                let d = ctx.st.current.data();
-                let v = d.stack.get(fr.base + n as usize - 1).copied();
-                let v = v.unwrap_or(Value::Nil);
-                let nv = ctx.new_str(name.as_bytes());
-                return ctx.ret(&[nv, v]);
-            }
-        }
-    }
-    ctx.ret1(Value::Nil)
 }
 
 /// Upvalue `n` (1-based) of a function, as the upvalue functions of this library see it.
@@ -390,10 +391,34 @@ fn thread_arg(ctx: &Ctx) -> (Gc<Thread>, usize) {
     }
 }
 
+/// The registry table `_HOOKKEY` mapping threads to the hook functions this library installed
+/// (weak keys, as PUC's): created on first use when `create`.
+fn hook_table(ctx: &mut Ctx, create: bool) -> Option<Gc<Table>> {
+    let registry = ctx.st.registry;
+    let key = ctx.new_str(b"_HOOKKEY");
+    if let Value::Table(t) = registry.get(key) {
+        return Some(t);
+    }
+    if !create {
+        return None;
+    }
+    let t = ctx.new_table();
+    let mt = ctx.new_table();
+    let mode = ctx.new_str(b"__mode");
+    let k = ctx.new_str(b"k");
+    mt.set(mode, k);
+    t.set_metatable(Some(mt), WEAK_KEYS);
+    registry.set(key, Value::Table(t));
+    Some(t)
+}
+
 fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
     let (th, first) = thread_arg(ctx);
     let f = ctx.arg(first);
     if f.is_nil() || ctx.nargs() < first {
+        if let Some(t) = hook_table(ctx, false) {
+            t.set(Value::Thread(th), Value::Nil);
+        }
         ctx.st.set_debug_hook(th, Value::Nil, 0, 0);
         return ctx.ret0();
     }
@@ -411,6 +436,9 @@ fn sethook(ctx: &mut Ctx) -> LuaResult<Action> {
             _ => 0,
         };
     }
+    if let Some(t) = hook_table(ctx, true) {
+        t.set(Value::Thread(th), f);
+    }
     ctx.st.set_debug_hook(th, f, mask, count);
     ctx.ret0()
 }
@@ -421,8 +449,13 @@ fn gethook(ctx: &mut Ctx) -> LuaResult<Action> {
     if h.mask == 0 {
         return ctx.ret1(Value::Nil);
     }
-    // A hook inherited from the creating thread has a mask but no function: nil comes first.
-    let (f, mask, count) = (h.func, h.mask, h.count);
+    // The function this library installed for the thread; a hook inherited from the
+    // creating thread has a mask but no function: nil comes first.
+    let f = match hook_table(ctx, false) {
+        Some(t) if !h.func.is_nil() => t.get(Value::Thread(th)),
+        _ => Value::Nil,
+    };
+    let (mask, count) = (h.mask, h.count);
     let mut m = String::new();
     if mask & HOOK_CALL != 0 {
         m.push('c');

@@ -11,6 +11,7 @@
 //! limit is set (see [`crate::vm::limits`]); it is recomputed whenever the running thread or
 //! a hook changes, and the loop re-enters the right instance after every such change.
 
+use crate::opcode::{Instr, OpCode};
 use crate::thread::Thread;
 use crate::value::Value;
 use crate::vm::{LuaResult, State};
@@ -36,6 +37,12 @@ pub struct DebugHook {
     counter: u32,
     /// `false` while a hook runs on this thread (hooks do not nest).
     pub allow: bool,
+    /// While a hook runs: the index of its function's frame in the thread's frames, which
+    /// `getinfo` names `hook` (0: no hook running).
+    pub frame: usize,
+    /// During call and return hooks: the values transferred (`getinfo`'s `ftransfer`, the
+    /// local index of the first, and `ntransfer`); (0, 0) otherwise.
+    pub transfer: (u32, u32),
 }
 
 impl Default for DebugHook {
@@ -46,6 +53,8 @@ impl Default for DebugHook {
             count: 0,
             counter: 0,
             allow: true,
+            frame: 0,
+            transfer: (0, 0),
         }
     }
 }
@@ -72,6 +81,8 @@ impl DebugHook {
             count: self.count,
             counter: self.count,
             allow: true,
+            frame: 0,
+            transfer: (0, 0),
         }
     }
 
@@ -98,6 +109,8 @@ impl State {
         if func.is_nil() || mask == 0 {
             d.hook = DebugHook {
                 allow: d.hook.allow,
+                frame: d.hook.frame,
+                transfer: d.hook.transfer,
                 ..DebugHook::default()
             };
         } else {
@@ -107,6 +120,8 @@ impl State {
                 count,
                 counter: count,
                 allow: d.hook.allow,
+                frame: d.hook.frame,
+                transfer: d.hook.transfer,
             };
         }
         self.refresh_hook_mask();
@@ -127,6 +142,22 @@ impl State {
         self.hook_mask = self.current.data().hook.active_mask() | limit;
     }
 
+    /// Runs a call or return hook for the top frame with `n` values transferred starting at its
+    /// local index `first` (what `getinfo`'s `r` option reports).
+    pub(crate) fn run_hook_transfer(
+        &mut self,
+        event: &str,
+        first: usize,
+        n: usize,
+    ) -> LuaResult<()> {
+        let th = self.current;
+        let saved = th.data().hook.transfer;
+        th.data().hook.transfer = (first as u32, n as u32);
+        let r = self.run_hook(event, None);
+        th.data().hook.transfer = saved;
+        r
+    }
+
     /// Calls the running thread's hook function for `event` (with the line for line events),
     /// unless a hook is already running on that thread.
     pub(crate) fn run_hook(&mut self, event: &str, line: Option<u32>) -> LuaResult<()> {
@@ -137,11 +168,31 @@ impl State {
         }
         let ev = self.str_value(event);
         th.data().hook.allow = false;
+        th.data().hook.frame = th.data().frames.len();
         let r = match line {
             Some(l) => self.call_value(h.func, &[ev, Value::Int(l as i64)], 0),
             None => self.call_value(h.func, &[ev], 0),
         };
         th.data().hook.allow = true;
+        th.data().hook.frame = 0;
         r.map(|_| ())
+    }
+}
+
+/// Whether the instruction at `pc` runs without line and count events, as PUC runs it without
+/// a hook check: a vararg function's `VARARGPREP` (hooks start after it), a `TFORCALL` entered
+/// from its `TFORPREP`, and `TFORLOOP` (always entered from its `TFORCALL`). `last_pc` is the
+/// previously traced instruction. Returns the previously traced instruction to use from now
+/// on: after `VARARGPREP` the next instruction always starts a new line; after a `TFORCALL`
+/// the iterator call has returned to it (PUC's return hook sets the caller's old pc).
+pub(crate) fn untraced(code: &[Instr], pc: usize, last_pc: usize) -> Option<usize> {
+    let op = |i: usize| code.get(i).map(|ins| ins.op_raw());
+    match op(pc) {
+        Some(o) if o == OpCode::VarargPrep as u8 => Some(pc + 1),
+        Some(o) if o == OpCode::TForLoop as u8 => Some(last_pc),
+        Some(o) if o == OpCode::TForCall as u8 && op(last_pc) == Some(OpCode::TForPrep as u8) => {
+            Some(pc)
+        }
+        _ => None,
     }
 }

@@ -144,14 +144,7 @@ pub fn obj_name(p: &Proto, pc: usize, reg: usize) -> Option<(&'static str, Strin
         }
         OpCode::GetTable => {
             // Key in a register: named only if it was loaded from a string constant.
-            let kreg = i.c();
-            let key = find_set_reg(p, setpc, kreg).and_then(|kpc| {
-                let ki = p.code[kpc];
-                match ki.opcode()? {
-                    OpCode::LoadK => const_str(p, ki.bx()),
-                    _ => None,
-                }
-            });
+            let key = reg_const_name(p, setpc, i.c());
             Some((
                 is_env(p, setpc, i, false),
                 key.unwrap_or_else(|| "?".into()),
@@ -164,11 +157,42 @@ pub fn obj_name(p: &Proto, pc: usize, reg: usize) -> Option<(&'static str, Strin
         }
         OpCode::GetUpval => Some(("upvalue", upval_name(p, i.b()))),
         OpCode::LoadK => const_str(p, i.bx()).map(|s| ("constant", s)),
+        OpCode::LoadKX => const_str(p, p.code.get(setpc + 1)?.ax_field()).map(|s| ("constant", s)),
         OpCode::SelfOp => {
-            let key = if i.k() { const_str(p, i.c()) } else { None };
+            // The key is a constant, or (with more than 256 constants) a register loaded
+            // from one.
+            let key = if i.k() {
+                const_str(p, i.c())
+            } else {
+                reg_const_name(p, setpc, i.c())
+            };
             Some(("method", key.unwrap_or_else(|| "?".into())))
         }
         _ => None,
+    }
+}
+
+/// The string constant held by register `reg` at `pc`, when it was loaded by `LOADK`/`LOADKX`
+/// (possibly through `MOVE`s) and is not a named local (PUC's `rname`).
+fn reg_const_name(p: &Proto, pc: usize, reg: usize) -> Option<String> {
+    let mut pc = pc;
+    let mut reg = reg;
+    // Each step moves to a strictly earlier instruction, so this ends.
+    loop {
+        if p.local_name(reg + 1, pc).is_some() {
+            return None;
+        }
+        let setpc = find_set_reg(p, pc, reg)?;
+        let i = p.code[setpc];
+        match i.opcode()? {
+            OpCode::Move if i.b() < i.a() => {
+                reg = i.b();
+                pc = setpc;
+            }
+            OpCode::LoadK => return const_str(p, i.bx()),
+            OpCode::LoadKX => return const_str(p, p.code.get(setpc + 1)?.ax_field()),
+            _ => return None,
+        }
     }
 }
 
@@ -226,6 +250,9 @@ impl State {
         }
         if idx == 0 {
             return None;
+        }
+        if self.current.data().hook.frame == idx {
+            return Some(("hook", "?".into()));
         }
         let caller = &frames[idx - 1];
         match caller.kind {

@@ -18,7 +18,7 @@ use crate::number::{float_ceil_to_int, float_floor_to_int};
 use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
-use crate::vm::debughook::{HOOK_CALL, HOOK_COUNT, HOOK_LIMIT, HOOK_LINE, HOOK_RET};
+use crate::vm::debughook::{untraced, HOOK_CALL, HOOK_COUNT, HOOK_LIMIT, HOOK_LINE, HOOK_RET};
 use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
 use crate::vm::meta::{arith_numbers, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
@@ -250,7 +250,8 @@ impl State {
                     hook_line: 0,
                 });
                 if self.hook_mask & HOOK_CALL != 0 {
-                    self.run_hook(if tail { "tail call" } else { "call" }, None)?;
+                    let event = if tail { "tail call" } else { "call" };
+                    self.run_hook_transfer(event, 1, np)?;
                 }
                 Ok(Flow::Continue)
             }
@@ -276,7 +277,7 @@ impl State {
                 });
                 let nargs = d.stack.len() - func - 1;
                 if self.hook_mask & HOOK_CALL != 0 {
-                    self.run_hook("call", None)?;
+                    self.run_hook_transfer("call", 1, nargs)?;
                 }
                 let action = {
                     let mut ctx = Ctx {
@@ -376,7 +377,8 @@ impl State {
     /// Returns from the top frame: its `n` results are at `stack[src..src + n]`.
     pub(crate) fn post_call(&mut self, src: usize, n: usize) -> LuaResult<Flow> {
         if self.hook_mask & HOOK_RET != 0 {
-            self.run_hook("return", None)?;
+            let base = self.current.data().frames.last().map_or(src, |f| f.base);
+            self.run_hook_transfer("return", src + 1 - base.min(src + 1), n)?;
         }
         let th = self.current;
         let d = th.data();
@@ -431,6 +433,14 @@ impl State {
                     (cont.f)(&mut ctx, CallStatus::Ok(count), cont.data)?
                 };
                 self.handle_action(action)
+            }
+            RetMode::CloseErr => {
+                d.stack.truncate(dst);
+                let e = d
+                    .close_errors
+                    .pop()
+                    .expect("a recovered error per CloseErr frame");
+                self.close_err_step(e)
             }
             RetMode::CoBase => {
                 d.status = ThreadStatus::Dead;
@@ -613,42 +623,36 @@ impl State {
             } else {
                 0
             };
+            if let Some(idx) = self.catching_frame(th, limit, &e) {
+                // Unwind to the catching frame; it closes the pending to-be-closed variables
+                // as part of the loop (their handlers may yield), then gets the error.
+                let d = th.data();
+                while d.frames.len() > idx + 1 {
+                    if let Some(Frame {
+                        kind: FrameKind::Native { cont: Some(_), .. },
+                        ..
+                    }) = d.frames.pop()
+                    {
+                        d.pending_conts -= 1;
+                    }
+                }
+                let live = d
+                    .frames
+                    .iter()
+                    .filter(|f| f.ret == RetMode::CloseErr)
+                    .count();
+                d.close_errors.truncate(live);
+                return match self.close_err_step(e) {
+                    Ok(flow) => Ok(flow),
+                    Err(e2) => self.throw(e2, base_thread, base_depth),
+                };
+            }
             loop {
                 let d = th.data();
                 if d.frames.len() <= limit {
                     return Err(e);
                 }
                 let f = *d.frames.last().unwrap();
-                if let FrameKind::Native {
-                    cont: Some(c), cl, ..
-                } = f.kind
-                {
-                    if c.catch != Catch::No && !e.is_uncatchable() {
-                        let level = f.aux;
-                        self.close_for_error(th, level, &mut e);
-                        let d = th.data();
-                        d.stack.truncate(level);
-                        d.pending_conts -= 1;
-                        d.frames.last_mut().unwrap().kind = FrameKind::Native {
-                            cl,
-                            cont: None,
-                            resume: None,
-                        };
-                        let nargs = level - f.base;
-                        let action = {
-                            let mut ctx = Ctx {
-                                st: self,
-                                base: f.base,
-                                nargs,
-                            };
-                            (c.f)(&mut ctx, CallStatus::Err(e), c.data)
-                        };
-                        return match action {
-                            Ok(a) => self.handle_action(a),
-                            Err(e2) => self.throw(e2, base_thread, base_depth),
-                        };
-                    }
-                }
                 let d = th.data();
                 d.frames.pop();
                 if let FrameKind::Native { cont: Some(_), .. } = f.kind {
@@ -817,7 +821,9 @@ impl State {
                     fr.aux = 0;
                 }
             }
-            SetTabUp | SetTable | SetI | SetField | Close | Return | Tbc => {}
+            // Closing continues with the next to-be-closed variable.
+            Close | Return => *pc -= 1,
+            SetTabUp | SetTable | SetI | SetField | Tbc => {}
             _ => {
                 d.stack[base + i.a()] = v;
             }
@@ -1052,11 +1058,17 @@ impl State {
                 } else {
                     fr.hook_line
                 };
+                // Some instructions run untraced, as in PUC (see `untraced`).
+                let skip = untraced(&cl.proto.proto.code, pc, last_pc);
                 let new_line = self.hook_mask & HOOK_LINE != 0
+                    && skip.is_none()
                     && (pc == 0 || pc <= last_pc || line != prev_line);
-                fr.hook_line = line;
-                let count = self.hook_mask & HOOK_COUNT != 0 && th.data().hook.tick();
-                last_pc = pc;
+                if skip.is_none() {
+                    fr.hook_line = line;
+                }
+                let count =
+                    self.hook_mask & HOOK_COUNT != 0 && skip.is_none() && th.data().hook.tick();
+                last_pc = skip.unwrap_or(pc);
                 if new_line || count {
                     // As if the instruction had been fetched, so that getinfo reports its line.
                     // SAFETY: `ip` points at an instruction, so one past it is in bounds.
@@ -1068,7 +1080,15 @@ impl State {
                     if new_line {
                         self.run_hook("line", Some(line))?;
                     }
+                    // The instruction has not run yet: if the hook turned hooks off, the
+                    // other instance of the loop must resume at it.
+                    // SAFETY: `ip` is one past the current instruction.
+                    ip = unsafe { ip.sub(1) };
+                    savepc!();
                     check_mode!();
+                    // SAFETY: as above, back to one past it.
+                    ip = unsafe { ip.add(1) };
+                    savepc!();
                     reload!();
                     // reload! set last_pc to this instruction, so it is not reported again.
                     // SAFETY: reload! set ip one past the current instruction.
@@ -1433,7 +1453,11 @@ impl State {
                 }
                 OpCode::Close => {
                     savepc!();
-                    self.close_level(base + a)?;
+                    let keep = th.data().frames.last().unwrap().top;
+                    if let Some(f) = self.close_next(base + a, keep)? {
+                        // A `__close` handler runs; CLOSE is executed again after it.
+                        flow!(f);
+                    }
                     reload!();
                 }
                 OpCode::Tbc => {
@@ -1674,19 +1698,26 @@ impl State {
                 }
                 OpCode::Return => {
                     let b = i.b();
+                    let fr = th.data().frames.last_mut().unwrap();
                     let n = if b != 0 {
                         b - 1
+                    } else if fr.aux != 0 {
+                        // Executed again after a `__close` handler: the count saved below.
+                        fr.aux - 1
                     } else {
                         th.data().top - (base + a)
                     };
                     savepc!();
                     if i.k() {
-                        // Keep the results safe above the closing calls.
-                        let d = th.data();
-                        let vals: Vec<Value> = d.stack[base + a..base + a + n].to_vec();
-                        self.close_level(base)?;
-                        let d = th.data();
-                        d.stack[base + a..base + a + n].copy_from_slice(&vals);
+                        // Each `__close` handler runs above the results and executes this
+                        // RETURN again when it returns (it may yield meanwhile).
+                        let fr = th.data().frames.last_mut().unwrap();
+                        fr.aux = n + 1;
+                        let keep = fr.top.max(base + a + n);
+                        if let Some(f) = self.close_next(base, keep)? {
+                            flow!(f);
+                        }
+                        th.data().frames.last_mut().unwrap().aux = 0;
                     }
                     let f = self.post_call(base + a, n)?;
                     flow!(f);

@@ -24,6 +24,10 @@ pub enum RetMode {
     ProtectedBase,
     /// Body function of a coroutine: finishing it kills the coroutine and resumes its resumer.
     CoBase,
+    /// A `__close` handler run while the catching native frame below (`pcall`) recovers from
+    /// an error: when it returns, closing goes on, then the continuation gets the error (see
+    /// `vm::close`).
+    CloseErr,
 }
 
 /// How a native frame that resumed a coroutine wants the outcome.

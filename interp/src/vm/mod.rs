@@ -9,6 +9,7 @@
 //! * [`driver`]: running Lua threads as futures (async host functions);
 //! * [`debughook`]: per-thread debug hooks; [`limits`]: instruction and memory limits.
 
+pub mod close;
 pub mod collect;
 pub mod debughook;
 pub mod debuginfo;
