@@ -11,7 +11,12 @@
 //! matcher is exponential on some patterns, quadratic on many) can be cut off by the caller with
 //! a [`MatchLimits`] step budget, reported as the distinct [`PatternError::StepLimit`].
 //!
-//! Character classes use the C locale: bytes >= 0x80 belong to no class.
+//! Character classes use the C locale: bytes >= 0x80 belong to no class (a 256-entry table).
+//!
+//! Two shortcuts avoid hopeless work without changing any result or error: searches skip start
+//! positions whose byte cannot begin a match (the pattern starts with a non-optional class), and
+//! greedy/lazy repetitions skip backtracking positions whose byte cannot begin the rest of the
+//! pattern. Skipped positions are still charged to the step budget.
 
 use std::fmt;
 
@@ -176,21 +181,6 @@ pub fn split_anchor(pat: &[u8]) -> (bool, &[u8]) {
     }
 }
 
-/// If every match of `pat` must begin with one specific byte (the pattern starts with a plain
-/// character that is not optional), that byte. Start positions holding any other byte fail at
-/// the first item without looking further, so searches may skip them.
-fn first_literal(pat: &[u8]) -> Option<u8> {
-    let c = *pat.first()?;
-    let special = b"()%.[".contains(&c) || (c == b'$' && pat.len() == 1);
-    let optional = matches!(pat.get(1), Some(b'*' | b'?' | b'-'));
-    (!special && !optional).then_some(c)
-}
-
-/// Offset of the first `c` in `hay`.
-fn memchr(c: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == c)
-}
-
 /// Tries to match `pat` (used verbatim: a leading `^` is a literal here) against `subject`
 /// starting exactly at byte `init` (0-based, `<= subject.len()`).
 pub fn match_at(
@@ -218,13 +208,13 @@ pub fn find(
         return Ok(None);
     }
     let (anchor, pat) = split_anchor(pat);
-    let lead = if anchor { None } else { first_literal(pat) };
     let mut m = Matcher::new(subject, pat, limits);
+    let lead = if anchor { None } else { m.lead(0) };
     let mut s = init;
     loop {
-        if let Some(c) = lead {
-            match memchr(c, &subject[s..]) {
-                Some(off) => s += off,
+        if let Some(sp) = lead {
+            match m.next_candidate(sp, s) {
+                Some(at) => s = at,
                 None => return Ok(None),
             }
         }
@@ -264,12 +254,12 @@ impl Gmatch {
         pat: &[u8],
         limits: &mut MatchLimits,
     ) -> Result<Option<Match>, PatternError> {
-        let lead = first_literal(pat);
         let mut m = Matcher::new(subject, pat, limits);
+        let lead = m.lead(0);
         while self.src <= subject.len() {
-            if let Some(c) = lead {
-                match memchr(c, &subject[self.src..]) {
-                    Some(off) => self.src += off,
+            if let Some(sp) = lead {
+                match m.next_candidate(sp, self.src) {
+                    Some(at) => self.src = at,
                     None => break,
                 }
             }
@@ -334,18 +324,14 @@ impl Gsub {
         limits: &mut MatchLimits,
         out: &mut Vec<u8>,
     ) -> Result<Option<Match>, PatternError> {
-        let lead = if self.anchor {
-            None
-        } else {
-            first_literal(pat)
-        };
         let mut m = Matcher::new(subject, pat, limits);
+        let lead = if self.anchor { None } else { m.lead(0) };
         while !self.done && self.count < self.max {
-            if let (Some(c), Some(rest)) = (lead, subject.get(self.src..)) {
+            if let (Some(sp), Some(rest)) = (lead, subject.get(self.src..)) {
                 // Copy the bytes that cannot start a match in one go.
-                let skip = memchr(c, rest).unwrap_or(rest.len());
-                out.extend_from_slice(&rest[..skip]);
-                self.src += skip;
+                let at = m.next_candidate(sp, self.src).unwrap_or(subject.len());
+                out.extend_from_slice(&rest[..at - self.src]);
+                self.src = at;
             }
             let mut result = None;
             match m.try_at(self.src)? {
@@ -448,11 +434,114 @@ enum CapState {
     Closed(usize),
 }
 
+/// Class bits of [`CTYPE`], one per class letter of [`match_class`].
+const C_ALPHA: u16 = 1 << 0;
+const C_CNTRL: u16 = 1 << 1;
+const C_DIGIT: u16 = 1 << 2;
+const C_GRAPH: u16 = 1 << 3;
+const C_LOWER: u16 = 1 << 4;
+const C_PUNCT: u16 = 1 << 5;
+const C_SPACE: u16 = 1 << 6;
+const C_UPPER: u16 = 1 << 7;
+const C_ALNUM: u16 = 1 << 8;
+const C_XDIGIT: u16 = 1 << 9;
+const C_NUL: u16 = 1 << 10;
+
+/// The classes (C locale) each byte belongs to, as `C_*` bits.
+static CTYPE: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut m = 0;
+        if c.is_ascii_alphabetic() {
+            m |= C_ALPHA;
+        }
+        if c.is_ascii_control() {
+            m |= C_CNTRL;
+        }
+        if c.is_ascii_digit() {
+            m |= C_DIGIT;
+        }
+        if c.is_ascii_graphic() {
+            m |= C_GRAPH;
+        }
+        if c.is_ascii_lowercase() {
+            m |= C_LOWER;
+        }
+        if c.is_ascii_punctuation() {
+            m |= C_PUNCT;
+        }
+        if matches!(c, b' ' | b'\t'..=b'\r') {
+            m |= C_SPACE;
+        }
+        if c.is_ascii_uppercase() {
+            m |= C_UPPER;
+        }
+        if c.is_ascii_alphanumeric() {
+            m |= C_ALNUM;
+        }
+        if c.is_ascii_hexdigit() {
+            m |= C_XDIGIT;
+        }
+        if c == 0 {
+            m |= C_NUL;
+        }
+        t[i] = m;
+        i += 1;
+    }
+    t
+};
+
+/// The `C_*` bit named by a class letter after `%` (either case), or 0 for bytes that stand for
+/// themselves.
+const fn class_bit(class: u8) -> u16 {
+    match class.to_ascii_lowercase() {
+        b'a' => C_ALPHA,
+        b'c' => C_CNTRL,
+        b'd' => C_DIGIT,
+        b'g' => C_GRAPH,
+        b'l' => C_LOWER,
+        b'p' => C_PUNCT,
+        b's' => C_SPACE,
+        b'u' => C_UPPER,
+        b'w' => C_ALNUM,
+        b'x' => C_XDIGIT,
+        b'z' => C_NUL,
+        _ => 0,
+    }
+}
+
+/// A single-character class of the pattern, decoded once so that repetitions test each subject
+/// byte cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Single {
+    /// `.`
+    Any,
+    /// A plain byte, or `%` followed by a non-class byte.
+    Byte(u8),
+    /// `%a`, `%d`, ...: the `C_*` bit, and whether the class is complemented (`%A`, `%D`, ...).
+    Class(u16, bool),
+    /// `[...]`: pattern indices of the `[` and of the closing `]`.
+    Set(usize, usize),
+}
+
+/// Why the matcher stopped early; the details are in [`Matcher::error`]. Kept zero-sized so that
+/// the matcher's results fit in two registers.
+struct Abort;
+
+type Step = Result<Option<usize>, Abort>;
+
 /// Matcher state for one subject/pattern pair (reused across start positions).
 struct Matcher<'a> {
     src: &'a [u8],
     pat: &'a [u8],
+    /// The caller's budget, updated from `steps_left` when the matcher is dropped.
     limits: &'a mut MatchLimits,
+    /// Steps still allowed (a local copy of the budget, cheap to count down).
+    steps_left: u64,
+    /// The error behind the last [`Abort`].
+    error: Option<PatternError>,
     /// Nested matcher calls still allowed.
     depth_left: usize,
     /// Number of captures opened so far (finished or not).
@@ -461,14 +550,20 @@ struct Matcher<'a> {
     caps: [(usize, CapState); MAX_CAPTURES],
 }
 
-type Step = Result<Option<usize>, PatternError>;
+impl Drop for Matcher<'_> {
+    fn drop(&mut self) {
+        self.limits.steps_left = self.steps_left;
+    }
+}
 
 impl<'a> Matcher<'a> {
     fn new(src: &'a [u8], pat: &'a [u8], limits: &'a mut MatchLimits) -> Matcher<'a> {
         Matcher {
             src,
             pat,
+            steps_left: limits.steps_left,
             limits,
+            error: None,
             depth_left: MAX_DEPTH,
             level: 0,
             caps: [(0, CapState::Open); MAX_CAPTURES],
@@ -479,8 +574,15 @@ impl<'a> Matcher<'a> {
     fn try_at(&mut self, s: usize) -> Result<Option<Match>, PatternError> {
         self.level = 0;
         self.depth_left = MAX_DEPTH;
-        let Some(end) = self.do_match(s, 0)? else {
-            return Ok(None);
+        let end = match self.do_match(s, 0) {
+            Ok(Some(end)) => end,
+            Ok(None) => return Ok(None),
+            Err(Abort) => {
+                return Err(self
+                    .error
+                    .take()
+                    .unwrap_or_else(|| PatternError::msg("pattern matching failed")))
+            }
         };
         let captures = self.caps[..self.level]
             .iter()
@@ -500,27 +602,51 @@ impl<'a> Matcher<'a> {
         }))
     }
 
+    /// Records `e` as the reason for stopping.
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, e: PatternError) -> Abort {
+        self.error = Some(e);
+        Abort
+    }
+
+    /// Fails with a Lua error message.
+    #[cold]
+    #[inline(never)]
+    fn fail_msg(&mut self, m: &str) -> Abort {
+        self.fail(PatternError::msg(m))
+    }
+
     /// Pattern byte at `i`, or 0 past the end (PUC reads the string's terminating NUL there).
+    #[inline]
     fn pb(&self, i: usize) -> u8 {
         self.pat.get(i).copied().unwrap_or(0)
     }
 
     /// Consumes one step of the budget.
-    fn step(&mut self) -> Result<(), PatternError> {
-        if self.limits.steps_left == 0 {
-            return Err(PatternError::StepLimit);
+    #[inline(always)]
+    fn step(&mut self) -> Result<(), Abort> {
+        self.charge(1)
+    }
+
+    /// Consumes `n` steps of the budget (all that is left, and fails, if fewer remain).
+    #[inline(always)]
+    fn charge(&mut self, n: u64) -> Result<(), Abort> {
+        if self.steps_left < n {
+            self.steps_left = 0;
+            return Err(self.fail(PatternError::StepLimit));
         }
-        self.limits.steps_left -= 1;
+        self.steps_left -= n;
         Ok(())
     }
 
     /// Index just past the single-character class starting at `p`.
-    fn class_end(&self, p: usize) -> Result<usize, PatternError> {
+    fn class_end(&mut self, p: usize) -> Result<usize, Abort> {
         let plen = self.pat.len();
         match self.pb(p) {
             b'%' => {
                 if p + 1 >= plen {
-                    return Err(PatternError::msg("malformed pattern (ends with '%')"));
+                    return Err(self.fail_msg("malformed pattern (ends with '%')"));
                 }
                 Ok(p + 2)
             }
@@ -532,7 +658,7 @@ impl<'a> Matcher<'a> {
                 // The first byte of the set is never its terminator ("[]]" is a set of ']').
                 loop {
                     if q >= plen {
-                        return Err(PatternError::msg("malformed pattern (missing ']')"));
+                        return Err(self.fail_msg("malformed pattern (missing ']')"));
                     }
                     let c = self.pat[q];
                     q += 1;
@@ -548,7 +674,63 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Whether the bracket class `[...]` at `p` (with `]` at `close`) contains `c`.
+    /// Decodes the single-character class at `p` (`p < pat.len()`, not a special item):
+    /// the class and the index just past it.
+    #[inline]
+    fn single_at(&mut self, p: usize) -> Result<(Single, usize), Abort> {
+        match self.pat[p] {
+            b'.' => Ok((Single::Any, p + 1)),
+            b'%' => {
+                let Some(&cl) = self.pat.get(p + 1) else {
+                    return Err(self.fail_msg("malformed pattern (ends with '%')"));
+                };
+                let bit = class_bit(cl);
+                let sp = if bit == 0 {
+                    Single::Byte(cl)
+                } else {
+                    Single::Class(bit, cl.is_ascii_uppercase())
+                };
+                Ok((sp, p + 2))
+            }
+            b'[' => {
+                let ep = self.class_end(p)?;
+                Ok((Single::Set(p, ep - 1), ep))
+            }
+            c => Ok((Single::Byte(c), p + 1)),
+        }
+    }
+
+    /// If every match of the pattern from `p` must begin with a subject byte of one class (the
+    /// first item is a plain, non-optional single-character class), that class. Matching from a
+    /// position whose byte is not in it fails at the first item, so searches may skip it.
+    fn lead(&self, p: usize) -> Option<Single> {
+        let c = *self.pat.get(p)?;
+        let (sp, ep) = match c {
+            b'(' | b')' | b'[' => return None,
+            b'$' if p + 1 == self.pat.len() => return None,
+            b'.' => (Single::Any, p + 1),
+            b'%' => {
+                let cl = *self.pat.get(p + 1)?;
+                if cl == b'b' || cl == b'f' || cl.is_ascii_digit() {
+                    return None;
+                }
+                let bit = class_bit(cl);
+                let sp = if bit == 0 {
+                    Single::Byte(cl)
+                } else {
+                    Single::Class(bit, cl.is_ascii_uppercase())
+                };
+                (sp, p + 2)
+            }
+            c => (Single::Byte(c), p + 1),
+        };
+        if matches!(self.pb(ep), b'*' | b'?' | b'-') || sp == Single::Any {
+            return None;
+        }
+        Some(sp)
+    }
+
+    /// Whether byte `c` belongs to the set `[...]` at `p` (with `]` at `close`).
     fn match_bracket(&self, c: u8, mut p: usize, close: usize) -> bool {
         let mut found = true;
         if self.pb(p + 1) == b'^' {
@@ -577,24 +759,85 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Whether subject byte `s` matches the single-character class `p..ep`.
-    fn single_match(&self, s: usize, p: usize, ep: usize) -> bool {
-        let Some(&c) = self.src.get(s) else {
-            return false;
-        };
-        match self.pat[p] {
-            b'.' => true,
-            b'%' => match_class(c, self.pb(p + 1)),
-            b'[' => self.match_bracket(c, p, ep - 1),
-            pc => pc == c,
+    /// Whether byte `c` is in class `sp`.
+    #[inline(always)]
+    fn in_class(&self, sp: Single, c: u8) -> bool {
+        match sp {
+            Single::Any => true,
+            Single::Byte(b) => b == c,
+            Single::Class(bit, neg) => (CTYPE[usize::from(c)] & bit != 0) != neg,
+            Single::Set(open, close) => self.match_bracket(c, open, close),
         }
+    }
+
+    /// Whether subject byte `s` exists and is in class `sp`.
+    #[inline(always)]
+    fn single_ok(&self, sp: Single, s: usize) -> bool {
+        match self.src.get(s) {
+            Some(&c) => self.in_class(sp, c),
+            None => false,
+        }
+    }
+
+    /// How many consecutive subject bytes from `s` are in class `sp`.
+    fn run_length(&self, s: usize, sp: Single) -> usize {
+        let rest = self.src.get(s..).unwrap_or(&[]);
+        let count = |f: &dyn Fn(u8) -> bool| rest.iter().take_while(|&&c| f(c)).count();
+        match sp {
+            Single::Any => rest.len(),
+            Single::Byte(b) => rest.iter().take_while(|&&c| c == b).count(),
+            Single::Class(bit, neg) => rest
+                .iter()
+                .take_while(|&&c| (CTYPE[usize::from(c)] & bit != 0) != neg)
+                .count(),
+            Single::Set(open, close) => count(&|c| self.match_bracket(c, open, close)),
+        }
+    }
+
+    /// The first position at or after `from` whose byte is in class `sp`.
+    fn next_candidate(&self, sp: Single, from: usize) -> Option<usize> {
+        let rest = self.src.get(from..)?;
+        let off = match sp {
+            Single::Byte(b) => rest.iter().position(|&c| c == b),
+            Single::Class(bit, neg) => rest
+                .iter()
+                .position(|&c| (CTYPE[usize::from(c)] & bit != 0) != neg),
+            _ => rest.iter().position(|&c| self.in_class(sp, c)),
+        };
+        off.map(|o| from + o)
+    }
+
+    /// A class that the subject byte at the start of the rest of the match (pattern from `p`)
+    /// must be in, looking through capture ends, for skipping hopeless backtracking positions.
+    /// Only given when trying a position outside it would certainly fail without error: every
+    /// skipped `)` closes an open capture and the nesting limit is not reached on the way.
+    fn next_class(&self, mut p: usize) -> Option<Single> {
+        let mut closes = 0;
+        while self.pat.get(p) == Some(&b')') {
+            closes += 1;
+            p += 1;
+        }
+        if closes > 0 {
+            let open = self.caps[..self.level]
+                .iter()
+                .filter(|c| c.1 == CapState::Open)
+                .count();
+            if open < closes {
+                return None;
+            }
+        }
+        if self.depth_left <= closes + 1 {
+            return None;
+        }
+        self.lead(p)
     }
 
     /// The recursive matcher: matches pattern from `p` against subject from `s`, returning the
     /// end of the match.
+    #[inline]
     fn do_match(&mut self, s: usize, p: usize) -> Step {
         if self.depth_left == 0 {
-            return Err(PatternError::msg("pattern too complex"));
+            return Err(self.fail_msg("pattern too complex"));
         }
         self.depth_left -= 1;
         let result = self.match_body(s, p);
@@ -632,7 +875,7 @@ impl<'a> Matcher<'a> {
                 b'%' if self.pb(p + 1) == b'f' => {
                     p += 2;
                     if self.pb(p) != b'[' {
-                        return Err(PatternError::msg("missing '[' after '%f' in pattern"));
+                        return Err(self.fail_msg("missing '[' after '%f' in pattern"));
                     }
                     let ep = self.class_end(p)?;
                     let prev = if s == 0 { 0 } else { self.src[s - 1] };
@@ -656,9 +899,9 @@ impl<'a> Matcher<'a> {
                 _ => {}
             }
             // A single-character class with an optional repetition suffix.
-            let ep = self.class_end(p)?;
+            let (sp, ep) = self.single_at(p)?;
             let suffix = self.pb(ep);
-            if !self.single_match(s, p, ep) {
+            if !self.single_ok(sp, s) {
                 if matches!(suffix, b'*' | b'?' | b'-') {
                     p = ep + 1; // zero repetitions are fine
                     continue;
@@ -672,9 +915,9 @@ impl<'a> Matcher<'a> {
                     }
                     p = ep + 1;
                 }
-                b'+' => return self.max_expand(s + 1, p, ep),
-                b'*' => return self.max_expand(s, p, ep),
-                b'-' => return self.min_expand(s, p, ep),
+                b'+' => return self.max_expand(s + 1, sp, ep),
+                b'*' => return self.max_expand(s, sp, ep),
+                b'-' => return self.min_expand(s, sp, ep),
                 _ => {
                     s += 1;
                     p = ep;
@@ -683,17 +926,19 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Greedy repetition: as many matches of class `p..ep` as possible from `s`, backing off one
-    /// at a time until the rest of the pattern (after the suffix at `ep`) matches.
-    fn max_expand(&mut self, s: usize, p: usize, ep: usize) -> Step {
-        let mut n = 0;
-        while self.single_match(s + n, p, ep) {
-            self.step()?;
-            n += 1;
-        }
+    /// Greedy repetition: as many bytes of class `sp` as possible from `s`, backing off one at a
+    /// time until the rest of the pattern (after the suffix at `ep`) matches.
+    fn max_expand(&mut self, s: usize, sp: Single, ep: usize) -> Step {
+        let mut n = self.run_length(s, sp);
+        self.charge(n as u64)?;
+        let next = self.next_class(ep + 1);
         loop {
-            if let Some(e) = self.do_match(s + n, ep + 1)? {
-                return Ok(Some(e));
+            if next.is_none_or(|nx| self.single_ok(nx, s + n)) {
+                if let Some(e) = self.do_match(s + n, ep + 1)? {
+                    return Ok(Some(e));
+                }
+            } else {
+                self.step()?; // a skipped position still costs what trying it would
             }
             if n == 0 {
                 return Ok(None);
@@ -702,13 +947,18 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Lazy repetition: the fewest matches of class `p..ep` after which the rest matches.
-    fn min_expand(&mut self, mut s: usize, p: usize, ep: usize) -> Step {
+    /// Lazy repetition: the fewest bytes of class `sp` after which the rest matches.
+    fn min_expand(&mut self, mut s: usize, sp: Single, ep: usize) -> Step {
+        let next = self.next_class(ep + 1);
         loop {
-            if let Some(e) = self.do_match(s, ep + 1)? {
-                return Ok(Some(e));
+            if next.is_none_or(|nx| self.single_ok(nx, s)) {
+                if let Some(e) = self.do_match(s, ep + 1)? {
+                    return Ok(Some(e));
+                }
+            } else {
+                self.step()?; // a skipped position still costs what trying it would
             }
-            if !self.single_match(s, p, ep) {
+            if !self.single_ok(sp, s) {
                 return Ok(None);
             }
             s += 1;
@@ -718,7 +968,7 @@ impl<'a> Matcher<'a> {
     /// Opens capture number `level` at `s` and matches the rest from `p`.
     fn start_capture(&mut self, s: usize, p: usize, state: CapState) -> Step {
         if self.level >= MAX_CAPTURES {
-            return Err(PatternError::msg("too many captures"));
+            return Err(self.fail_msg("too many captures"));
         }
         self.caps[self.level] = (s, state);
         self.level += 1;
@@ -735,7 +985,7 @@ impl<'a> Matcher<'a> {
             .rev()
             .find(|&l| self.caps[l].1 == CapState::Open)
         else {
-            return Err(PatternError::msg("invalid pattern capture"));
+            return Err(self.fail_msg("invalid pattern capture"));
         };
         self.caps[l].1 = CapState::Closed(s - self.caps[l].0);
         let result = self.do_match(s, p)?;
@@ -748,9 +998,7 @@ impl<'a> Matcher<'a> {
     /// `%bxy` with `x` at pattern index `p`: a balanced run starting at `s`.
     fn match_balance(&mut self, s: usize, p: usize) -> Step {
         if p + 1 >= self.pat.len() {
-            return Err(PatternError::msg(
-                "malformed pattern (missing arguments to '%b')",
-            ));
+            return Err(self.fail_msg("malformed pattern (missing arguments to '%b')"));
         }
         let (open, close) = (self.pat[p], self.pat[p + 1]);
         if self.src.get(s) != Some(&open) {
@@ -784,7 +1032,7 @@ impl<'a> Matcher<'a> {
                 CapState::Closed(len) => Some((l, Some(len))),
             });
         let Some((l, len)) = closed_len else {
-            return Err(PatternError::msg(format!("invalid capture index %{index}")));
+            return Err(self.fail(PatternError::msg(format!("invalid capture index %{index}"))));
         };
         // A position capture never matches as a back-reference (as in PUC).
         let Some(len) = len else {
@@ -801,25 +1049,11 @@ impl<'a> Matcher<'a> {
 /// w x` (C locale) and the deprecated `z` (NUL); uppercase letters complement; any other byte
 /// stands for itself.
 fn match_class(c: u8, class: u8) -> bool {
-    let res = match class.to_ascii_lowercase() {
-        b'a' => c.is_ascii_alphabetic(),
-        b'c' => c.is_ascii_control(),
-        b'd' => c.is_ascii_digit(),
-        b'g' => c.is_ascii_graphic(),
-        b'l' => c.is_ascii_lowercase(),
-        b'p' => c.is_ascii_punctuation(),
-        b's' => matches!(c, b' ' | b'\t'..=b'\r'),
-        b'u' => c.is_ascii_uppercase(),
-        b'w' => c.is_ascii_alphanumeric(),
-        b'x' => c.is_ascii_hexdigit(),
-        b'z' => c == 0,
-        _ => return class == c,
-    };
-    if class.is_ascii_lowercase() {
-        res
-    } else {
-        !res
+    let bit = class_bit(class);
+    if bit == 0 {
+        return class == c;
     }
+    (CTYPE[usize::from(c)] & bit != 0) != class.is_ascii_uppercase()
 }
 
 #[cfg(test)]
@@ -1188,8 +1422,17 @@ mod tests {
             Err(PatternError::StepLimit)
         );
         assert_eq!(limits.steps_left, 0);
+        // Backtracking positions skipped without a call are still charged.
+        for pat in [&b"a*b"[..], b"(a+)%-", b"a-b"] {
+            let mut limits = MatchLimits::new(1_000_000);
+            assert_eq!(
+                find(big.as_bytes(), pat, 0, &mut limits),
+                Err(PatternError::StepLimit)
+            );
+        }
         let mut limits = MatchLimits::new(1_000);
         assert!(find(b"xyz", b"y", 0, &mut limits).unwrap().is_some());
+        assert!(limits.steps_left < 1_000);
     }
 
     #[test]
