@@ -76,6 +76,7 @@ pub(crate) fn less_than(ctx: &mut Ctx, a: Value, b: Value) -> LuaResult<bool> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => return Ok(x < y),
         (Value::Float(x), Value::Float(y)) => return Ok(x < y),
+        (Value::Str(x), Value::Str(y)) => return Ok(x.as_bytes() < y.as_bytes()),
         _ => {}
     }
     match ctx.st.compare_slow(a, b, false)? {
@@ -350,8 +351,7 @@ impl Sorter<'_, '_> {
         if self.cmp.is_nil() {
             less_than(self.ctx, a, b)
         } else {
-            let r = self.ctx.call(self.cmp, &[a, b], 1)?;
-            Ok(r.first().is_some_and(|v| v.truthy()))
+            Ok(self.ctx.call1(self.cmp, &[a, b])?.truthy())
         }
     }
 
