@@ -26,8 +26,12 @@ const FLAGS_INT: &[u8] = b"-+0 ";
 const FLAGS_UINT: &[u8] = b"-0";
 /// Flags accepted by the `c p s` conversions.
 const FLAGS_CHAR: &[u8] = b"-";
-/// Every byte that may appear between `%` and the conversion character.
-const SPEC_CHARS: &[u8] = b"-+#0 123456789.";
+
+/// Whether `c` may appear between `%` and the conversion character (flags, digits, `.`).
+#[inline]
+fn is_spec_char(c: u8) -> bool {
+    matches!(c, b'-' | b'+' | b'#' | b'0' | b' ' | b'1'..=b'9' | b'.')
+}
 
 /// A validated conversion specification: flags, field width, precision and conversion character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -260,7 +264,7 @@ impl<'a> Iterator for Pieces<'a> {
             return Some(Piece::Percent);
         }
         let body = &rest[1..];
-        let n = body.iter().take_while(|c| SPEC_CHARS.contains(c)).count();
+        let n = body.iter().take_while(|&&c| is_spec_char(c)).count();
         let conv = body.get(n).copied();
         self.pos += 1 + n + usize::from(conv.is_some());
         Some(Piece::Conv(Conversion {
@@ -379,12 +383,14 @@ pub fn format<A: FormatArgs>(fmt: &[u8], args: &mut A, out: &mut Vec<u8>) -> Res
                 let start = out.len();
                 args.tostring(arg, out)?;
                 if conv.has_modifiers() {
-                    let s = out.split_off(start);
-                    if s.contains(&0) {
+                    if out[start..].contains(&0) {
                         return Err(args.arg_error(arg, "string contains zeros"));
                     }
                     let spec = conv.spec().map_err(|e| args.error(e))?;
-                    format_str(&spec, &s, out);
+                    if let Some(p) = spec.precision {
+                        out.truncate(start + p.min(out.len() - start));
+                    }
+                    pad_tail(&spec, b"", start, false, out);
                 }
             }
         }
@@ -410,6 +416,30 @@ fn pad(spec: &Spec, prefix: &[u8], body: &[u8], zero_ok: bool, out: &mut Vec<u8>
         out.extend_from_slice(prefix);
         out.extend_from_slice(body);
     }
+}
+
+/// Like [`pad`] for a body already appended to `out` at `start`: inserts the prefix and the
+/// fill around it in place (no temporary buffer).
+fn pad_tail(spec: &Spec, prefix: &[u8], start: usize, zero_ok: bool, out: &mut Vec<u8>) {
+    let body_len = out.len() - start;
+    let fill = spec.width.saturating_sub(prefix.len() + body_len);
+    let (spaces_before, zeros, spaces_after) = if spec.left {
+        (0, 0, fill)
+    } else if spec.zero && zero_ok {
+        (0, fill, 0)
+    } else {
+        (fill, 0, 0)
+    };
+    let ins = spaces_before + prefix.len() + zeros;
+    if ins > 0 {
+        out.resize(out.len() + ins, 0);
+        out.copy_within(start..start + body_len, start + ins);
+        let head = &mut out[start..start + ins];
+        head[..spaces_before].fill(b' ');
+        head[spaces_before..spaces_before + prefix.len()].copy_from_slice(prefix);
+        head[spaces_before + prefix.len()..].fill(b'0');
+    }
+    out.resize(out.len() + spaces_after, b' ');
 }
 
 /// The sign prefix of a signed conversion.
@@ -456,10 +486,10 @@ fn emit_integer(spec: &Spec, prefix: &[u8], digits: &[u8], octal_alt: bool, out:
     if octal_alt && zeros == 0 && digits.first() != Some(&b'0') {
         zeros = 1;
     }
-    let mut body = Vec::with_capacity(zeros + digits.len());
-    body.resize(zeros, b'0');
-    body.extend_from_slice(digits);
-    pad(spec, prefix, &body, spec.precision.is_none(), out);
+    let start = out.len();
+    out.resize(start + zeros, b'0');
+    out.extend_from_slice(digits);
+    pad_tail(spec, prefix, start, spec.precision.is_none(), out);
 }
 
 /// `%d` / `%i`: signed decimal, honouring `- + space 0`, width and precision (minimum digits).
@@ -583,22 +613,22 @@ pub fn format_float(spec: &Spec, v: f64, out: &mut Vec<u8>) {
         return;
     }
     let v = v.abs();
-    let mut body = Vec::new();
+    let start = out.len();
     match spec.conv.to_ascii_lowercase() {
         b'a' => {
-            hex_float_body(v, spec.precision, spec.alt, upper, &mut body);
+            hex_float_body(v, spec.precision, spec.alt, upper, out);
             let mut prefix = [0u8; 3];
             prefix[..sign.len()].copy_from_slice(sign);
             prefix[sign.len()] = b'0';
             prefix[sign.len() + 1] = if upper { b'X' } else { b'x' };
-            pad(spec, &prefix[..sign.len() + 2], &body, true, out);
+            pad_tail(spec, &prefix[..sign.len() + 2], start, true, out);
             return;
         }
-        b'e' => exp_body(v, spec.precision.unwrap_or(6), spec.alt, upper, &mut body),
-        b'f' => fixed_body(v, spec.precision.unwrap_or(6), spec.alt, &mut body),
-        _ => general_body(v, spec.precision.unwrap_or(6), spec.alt, upper, &mut body),
+        b'e' => exp_body(v, spec.precision.unwrap_or(6), spec.alt, upper, out),
+        b'f' => fixed_body(v, spec.precision.unwrap_or(6), spec.alt, out),
+        _ => general_body(v, spec.precision.unwrap_or(6), spec.alt, upper, out),
     }
-    pad(spec, sign, &body, true, out);
+    pad_tail(spec, sign, start, true, out);
 }
 
 /// Appends C's `%.{precision}g` of `v` (any value) with no flags or width; used by `tostring`.
@@ -685,10 +715,77 @@ fn exp_body(v: f64, precision: usize, alt: bool, upper: bool, out: &mut Vec<u8>)
 
 /// `%f` body for finite non-negative `v`.
 fn fixed_body(v: f64, precision: usize, alt: bool, out: &mut Vec<u8>) {
-    let _ = write!(VecWriter(out), "{v:.precision$}");
+    if !fixed_small(v, precision, out) {
+        let _ = write!(VecWriter(out), "{v:.precision$}");
+    }
     if precision == 0 && alt {
         out.push(b'.');
     }
+}
+
+/// Powers of ten that fit in a `u64`.
+const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// `%.{precision}f` of finite non-negative `v` below 2^64 with `precision <= 19`, in exact
+/// integer arithmetic: `v = m * 2^e`, so `v * 10^precision = m * 10^precision * 2^e` fits in
+/// a `u128` and is rounded to an integer half-to-even, as glibc rounds the exact binary value.
+/// Returns `false` (appending nothing) outside that range.
+fn fixed_small(v: f64, precision: usize, out: &mut Vec<u8>) -> bool {
+    if precision >= POW10.len() || !v.is_finite() || v >= 18_446_744_073_709_551_616.0 {
+        return false;
+    }
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
+    let n = u128::from(m) * u128::from(POW10[precision]);
+    let q = if e >= 0 {
+        n << e // v < 2^64, so this is below 2^128
+    } else {
+        let shift = e.unsigned_abs();
+        if shift >= 128 {
+            0 // below 2^53 * 10^19 * 2^-128 < 1/2
+        } else {
+            let q = n >> shift;
+            let r = n & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            if r > half || (r == half && q & 1 == 1) {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    // Decimal digits of q, at least precision + 1 of them, with the point before the last
+    // `precision`.
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    let mut q = q;
+    while q > 0 || buf.len() - i < precision + 1 {
+        i -= 1;
+        buf[i] = b'0' + (q % 10) as u8;
+        q /= 10;
+    }
+    let digits = &buf[i..];
+    let int_len = digits.len() - precision;
+    out.extend_from_slice(&digits[..int_len]);
+    if precision > 0 {
+        out.push(b'.');
+        out.extend_from_slice(&digits[int_len..]);
+    }
+    true
 }
 
 /// `%g` body for finite non-negative `v`: `%e` or `%f` style depending on the exponent, trailing
