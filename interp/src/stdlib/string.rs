@@ -405,9 +405,14 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
             let key = capture_value(ctx, subject, c);
             index_value(ctx, repl, key)?
         } else {
-            let args = capture_values(ctx, subject, &m, true)?;
-            let r = ctx.call(repl, &args, 1)?;
-            r.first().copied().unwrap_or(Value::Nil)
+            // At most MAX_CAPTURES values: gathered on the stack, not in a fresh Vec.
+            let mut args = [Value::Nil; pattern::MAX_CAPTURES];
+            let n = m.value_count();
+            for (i, slot) in args.iter_mut().enumerate().take(n) {
+                let c = m.value(i).map_err(|e| pattern_error(ctx, e))?;
+                *slot = capture_value(ctx, subject, c);
+            }
+            ctx.call1(repl, &args[..n])?
         };
         match v {
             Value::Nil | Value::Bool(false) => {
