@@ -493,23 +493,38 @@ static CTYPE: [u16; 256] = {
     t
 };
 
-/// The `C_*` bit named by a class letter after `%` (either case), or 0 for bytes that stand for
-/// themselves.
-const fn class_bit(class: u8) -> u16 {
-    match class.to_ascii_lowercase() {
-        b'a' => C_ALPHA,
-        b'c' => C_CNTRL,
-        b'd' => C_DIGIT,
-        b'g' => C_GRAPH,
-        b'l' => C_LOWER,
-        b'p' => C_PUNCT,
-        b's' => C_SPACE,
-        b'u' => C_UPPER,
-        b'w' => C_ALNUM,
-        b'x' => C_XDIGIT,
-        b'z' => C_NUL,
-        _ => 0,
+/// The `C_*` bit named by each byte as a class letter after `%` (either case), or 0 for bytes
+/// that stand for themselves.
+static CLASS_BIT: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let letters: [(u8, u16); 11] = [
+        (b'a', C_ALPHA),
+        (b'c', C_CNTRL),
+        (b'd', C_DIGIT),
+        (b'g', C_GRAPH),
+        (b'l', C_LOWER),
+        (b'p', C_PUNCT),
+        (b's', C_SPACE),
+        (b'u', C_UPPER),
+        (b'w', C_ALNUM),
+        (b'x', C_XDIGIT),
+        (b'z', C_NUL),
+    ];
+    let mut i = 0;
+    while i < letters.len() {
+        let (c, bit) = letters[i];
+        t[c as usize] = bit;
+        t[c.to_ascii_uppercase() as usize] = bit;
+        i += 1;
     }
+    t
+};
+
+/// The `C_*` bit named by a class letter after `%` (either case), or 0 for bytes that stand
+/// for themselves.
+#[inline(always)]
+fn class_bit(class: u8) -> u16 {
+    CLASS_BIT[usize::from(class)]
 }
 
 /// A single-character class of the pattern, decoded once so that repetitions test each subject
@@ -544,6 +559,9 @@ struct Matcher<'a> {
     error: Option<PatternError>,
     /// Nested matcher calls still allowed.
     depth_left: usize,
+    /// The static part of the last [`Matcher::next_class`] lookup: pattern index, number of
+    /// `)` after it, and the class that follows them.
+    next_memo: Option<(usize, usize, Option<Single>)>,
     /// Number of captures opened so far (finished or not).
     level: usize,
     /// Start and state of each capture.
@@ -565,6 +583,7 @@ impl<'a> Matcher<'a> {
             limits,
             error: None,
             depth_left: MAX_DEPTH,
+            next_memo: None,
             level: 0,
             caps: [(0, CapState::Open); MAX_CAPTURES],
         }
@@ -811,12 +830,20 @@ impl<'a> Matcher<'a> {
     /// must be in, looking through capture ends, for skipping hopeless backtracking positions.
     /// Only given when trying a position outside it would certainly fail without error: every
     /// skipped `)` closes an open capture and the nesting limit is not reached on the way.
-    fn next_class(&self, mut p: usize) -> Option<Single> {
-        let mut closes = 0;
-        while self.pat.get(p) == Some(&b')') {
-            closes += 1;
-            p += 1;
-        }
+    fn next_class(&mut self, p: usize) -> Option<Single> {
+        let (closes, lead) = match self.next_memo {
+            Some((at, closes, lead)) if at == p => (closes, lead),
+            _ => {
+                let closes = self.pat[p.min(self.pat.len())..]
+                    .iter()
+                    .take_while(|&&c| c == b')')
+                    .count();
+                let lead = self.lead(p + closes);
+                self.next_memo = Some((p, closes, lead));
+                (closes, lead)
+            }
+        };
+        lead?;
         if closes > 0 {
             let open = self.caps[..self.level]
                 .iter()
@@ -829,7 +856,7 @@ impl<'a> Matcher<'a> {
         if self.depth_left <= closes + 1 {
             return None;
         }
-        self.lead(p)
+        lead
     }
 
     /// The recursive matcher: matches pattern from `p` against subject from `s`, returning the
