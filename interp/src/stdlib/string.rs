@@ -247,18 +247,24 @@ fn capture_value(ctx: &mut Ctx, subject: &[u8], c: Capture) -> Value {
 
 /// The values a match produces (`push_captures`): all captures, or the whole match when the
 /// pattern has none and `whole` is set (`string.find` passes `false`).
-fn capture_values(ctx: &mut Ctx, subject: &[u8], m: &Match, whole: bool) -> LuaResult<Vec<Value>> {
+/// The values are written to `out` (room for [`pattern::MAX_CAPTURES`]); returns how many.
+fn capture_values(
+    ctx: &mut Ctx,
+    subject: &[u8],
+    m: &Match,
+    whole: bool,
+    out: &mut [Value],
+) -> LuaResult<usize> {
     let n = if whole {
         m.value_count()
     } else {
         m.captures.len()
     };
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, slot) in out.iter_mut().enumerate().take(n) {
         let c = m.value(i).map_err(|e| pattern_error(ctx, e))?;
-        out.push(capture_value(ctx, subject, c));
+        *slot = capture_value(ctx, subject, c);
     }
-    Ok(out)
+    Ok(n)
 }
 
 /// `string.find` (`find == true`) and `string.match`.
@@ -288,15 +294,15 @@ fn find_aux(ctx: &mut Ctx, find: bool) -> LuaResult<Action> {
         Ok(None) => return ctx.ret1(Value::Nil),
         Err(e) => return Err(pattern_error(ctx, e)),
     };
-    let mut vals = Vec::new();
-    if find {
-        vals.push(Value::Int(m.start as i64 + 1));
-        vals.push(Value::Int(m.end as i64));
-        vals.extend(capture_values(ctx, sb, &m, false)?);
+    let mut vals = [Value::Nil; pattern::MAX_CAPTURES + 2];
+    let n = if find {
+        vals[0] = Value::Int(m.start as i64 + 1);
+        vals[1] = Value::Int(m.end as i64);
+        2 + capture_values(ctx, sb, &m, false, &mut vals[2..])?
     } else {
-        vals = capture_values(ctx, sb, &m, true)?;
-    }
-    ctx.ret(&vals)
+        capture_values(ctx, sb, &m, true, &mut vals)?
+    };
+    ctx.ret(&vals[..n])
 }
 
 fn find(ctx: &mut Ctx) -> LuaResult<Action> {
@@ -355,8 +361,9 @@ fn gmatch_aux(ctx: &mut Ctx) -> LuaResult<Action> {
     }
     match r {
         Ok(Some(m)) => {
-            let vals = capture_values(ctx, s.as_bytes(), &m, true)?;
-            ctx.ret(&vals)
+            let mut vals = [Value::Nil; pattern::MAX_CAPTURES];
+            let n = capture_values(ctx, s.as_bytes(), &m, true, &mut vals)?;
+            ctx.ret(&vals[..n])
         }
         Ok(None) => Ok(Action::Return(0)),
         Err(e) => Err(pattern_error(ctx, e)),
@@ -407,11 +414,7 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
         } else {
             // At most MAX_CAPTURES values: gathered on the stack, not in a fresh Vec.
             let mut args = [Value::Nil; pattern::MAX_CAPTURES];
-            let n = m.value_count();
-            for (i, slot) in args.iter_mut().enumerate().take(n) {
-                let c = m.value(i).map_err(|e| pattern_error(ctx, e))?;
-                *slot = capture_value(ctx, subject, c);
-            }
+            let n = capture_values(ctx, subject, &m, true, &mut args)?;
             ctx.call1(repl, &args[..n])?
         };
         match v {
