@@ -34,20 +34,43 @@ pub fn fmt_float(f: f64, out: &mut Vec<u8>) {
 /// Lua's `tostring` for integers (`%d`).
 pub fn fmt_int(i: i64, out: &mut Vec<u8>) {
     let mut buf = [0u8; 20];
-    let mut pos = buf.len();
-    let mut v = i.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    let digits = decimal_digits(i.unsigned_abs(), &mut buf);
     if i < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&buf[pos..]);
+    out.extend_from_slice(digits);
+}
+
+/// "00", "01", ..., "99": two decimal digits per lookup.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Writes the decimal digits of `v` at the end of `buf`, returning them.
+pub fn decimal_digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut pos = buf.len();
+    while v >= 100 {
+        let pair = (v % 100) as usize;
+        v /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
+    } else {
+        pos -= 1;
+        buf[pos] = b'0' + v as u8;
+    }
+    &buf[pos..]
 }
 
 /// Appends `tostring(n)`.
@@ -422,6 +445,20 @@ mod tests {
         out.push(b' ');
         fmt_int(-7, &mut out);
         assert_eq!(out, b"0 -9223372036854775808 9223372036854775807 -7");
+        // Every digit count and pair boundary.
+        let mut v: u64 = 1;
+        for _ in 0..19 {
+            for x in [v - 1, v, v + 1, v * 5, v * 9 + 9] {
+                let mut buf = [0u8; 20];
+                assert_eq!(decimal_digits(x, &mut buf), x.to_string().as_bytes());
+            }
+            v *= 10;
+        }
+        let mut buf = [0u8; 20];
+        assert_eq!(
+            decimal_digits(u64::MAX, &mut buf),
+            u64::MAX.to_string().as_bytes()
+        );
     }
 
     #[test]

@@ -494,8 +494,8 @@ fn emit_integer(spec: &Spec, prefix: &[u8], digits: &[u8], octal_alt: bool, out:
 
 /// `%d` / `%i`: signed decimal, honouring `- + space 0`, width and precision (minimum digits).
 pub fn format_int(spec: &Spec, v: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 24];
-    let digits = radix_digits(v.unsigned_abs(), 10, false, &mut buf);
+    let mut buf = [0u8; 20];
+    let digits = crate::number::decimal_digits(v.unsigned_abs(), &mut buf);
     emit_integer(spec, sign_prefix(spec, v < 0), digits, false, out);
 }
 
