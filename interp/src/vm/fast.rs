@@ -869,6 +869,7 @@ impl State {
 #[inline(always)]
 fn arith_fast(op: ArOp, x: &Value, y: &Value) -> Option<Value> {
     let (a, b) = match (x, y) {
+        (Value::Float(a), Value::Float(b)) => return Some(Value::Float(float_arith(op, *a, *b))),
         (Value::Int(a), Value::Int(b)) => {
             let (a, b) = (*a, *b);
             return match op {
@@ -880,7 +881,6 @@ fn arith_fast(op: ArOp, x: &Value, y: &Value) -> Option<Value> {
                 _ => Some(Value::Float(float_arith(op, a as f64, b as f64))),
             };
         }
-        (Value::Float(a), Value::Float(b)) => (*a, *b),
         (Value::Int(a), Value::Float(b)) => (*a as f64, *b),
         (Value::Float(a), Value::Int(b)) => (*a, *b as f64),
         _ => return None,
