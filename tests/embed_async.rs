@@ -2,9 +2,9 @@
 //! cancellation by dropping the call's future.
 
 use rua::{Error, Function, Lua};
-use std::cell::Cell;
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn lua_with_sleep() -> Lua {
@@ -173,17 +173,17 @@ async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>)
     out.into_iter().map(|o| o.unwrap()).collect()
 }
 
-struct DropCounter(Rc<Cell<u32>>);
+struct DropCounter(Arc<AtomicU32>);
 impl Drop for DropCounter {
     fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
+        self.0.fetch_add(1, SeqCst);
     }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_a_call_drops_the_host_future_at_once() {
     let lua = Lua::new();
-    let drops = Rc::new(Cell::new(0));
+    let drops = Arc::new(AtomicU32::new(0));
     let d = drops.clone();
     let wait_forever = lua
         .create_async_function(move |_, ()| {
@@ -204,9 +204,9 @@ async fn dropping_a_call_drops_the_host_future_at_once() {
     // Poll once: the call runs until it awaits.
     let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
     assert!(polled.is_pending());
-    assert_eq!(drops.get(), 0);
+    assert_eq!(drops.load(SeqCst), 0);
     drop(call);
-    assert_eq!(drops.get(), 1, "host future dropped with the call");
+    assert_eq!(drops.load(SeqCst), 1, "host future dropped with the call");
     // The state is fine and the cancelled task's thread is released.
     assert_eq!(lua.load("1 + 1").eval::<i32>().unwrap(), 2);
     // Nothing of the cancelled call stays reachable: its locals are collected.
