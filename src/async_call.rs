@@ -198,7 +198,8 @@ impl Future for AsyncCall {
                     .map(|v| lua.raw_to_value(st, v))
                     .collect::<MultiValue>())),
                 TaskStep::Done(Err(e)) => Ok(Err(lua.convert_error(st, e))),
-                TaskStep::Pending(f) => Err(f),
+                TaskStep::Pending(f) => Err(Some(f)),
+                TaskStep::Preempted => Err(None),
             });
             match step {
                 Err(e) => return Poll::Ready(Err(e)),
@@ -207,7 +208,12 @@ impl Future for AsyncCall {
                     lua.resume_pending_panic();
                     return Poll::Ready(done);
                 }
-                Ok(Err(f)) => this.pending = Some(f),
+                Ok(Err(Some(f))) => this.pending = Some(f),
+                Ok(Err(None)) => {
+                    // The fuel slice ran out: let the executor run other tasks first.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
     }

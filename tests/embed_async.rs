@@ -237,3 +237,94 @@ async fn host_futures_may_call_back_into_lua() {
         42
     );
 }
+
+/// Runs `futs` concurrently on the current task, recording the order in which they finish.
+async fn finishing_order<F: std::future::Future<Output = ()>>(futs: Vec<(usize, F)>) -> Vec<usize> {
+    let order = std::sync::Mutex::new(Vec::new());
+    futures_join_all(futs.into_iter().map(|(i, f)| {
+        let order = &order;
+        async move {
+            f.await;
+            order.lock().unwrap().push(i);
+        }
+    }))
+    .await;
+    order.into_inner().unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_script_does_not_starve_a_sleeping_one() {
+    let lua = lua_with_sleep();
+    // Polled first, so without fuel slices it would run to completion before the sleeper's
+    // timer is even looked at.
+    let busy = lua.load("local x = 0 for i = 1, 20000000 do x = x + i % 7 end return x");
+    let sleeper = lua.load("return sleep(2, 'awake')");
+    let busy = async {
+        let v: i64 = busy.eval_async().await.unwrap();
+        assert_eq!(v, (1..=20_000_000i64).map(|i| i % 7).sum::<i64>());
+    };
+    let sleeper = async {
+        let v: String = sleeper.eval_async().await.unwrap();
+        assert_eq!(v, "awake");
+    };
+    let order = finishing_order(vec![
+        (
+            0,
+            Box::pin(busy) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+        ),
+        (1, Box::pin(sleeper)),
+    ])
+    .await;
+    assert_eq!(
+        order,
+        vec![1, 0],
+        "the sleeper finishes while the busy loop runs"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn preempted_calls_keep_their_state_across_slices() {
+    let lua = lua_with_sleep();
+    // Coroutines, pcall and metamethods span many slices; results must be exact.
+    let src = r#"
+        local co = coroutine.wrap(function()
+            for i = 1, 30000 do coroutine.yield(i) end
+        end)
+        local sum = 0
+        for _ = 1, 30000 do sum = sum + co() end
+        local ok, inner = pcall(function()
+            local t = setmetatable({}, {__index = function(_, k) return k * 2 end})
+            local s = 0
+            for i = 1, 30000 do s = s + t[i] end
+            return s
+        end)
+        local strs = {}
+        for i = 1, 2000 do strs[#strs + 1] = tostring(i) end
+        return sum, ok, inner, #table.concat(strs)
+    "#;
+    let calls = (0..3).map(|_| lua.load(src).eval_async::<(i64, bool, i64, i64)>());
+    for r in futures_join_all(calls).await {
+        assert_eq!(r.unwrap(), (450015000, true, 900030000, 6893));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn instruction_limit_still_applies_to_async_calls() {
+    let lua = lua_with_sleep();
+    lua.set_instruction_limit(Some(200_000)).unwrap();
+    let e = lua
+        .load("while true do pcall(function() while true do end end) end")
+        .exec_async()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InstructionLimitExceeded), "{e}");
+    // A script under the limit spans several slices and completes.
+    lua.set_instruction_limit(Some(200_000)).unwrap();
+    let v: i64 = lua
+        .load("local x = 0 for i = 1, 40000 do x = x + 1 end return x")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, 40000);
+    lua.set_instruction_limit(None).unwrap();
+}
