@@ -328,3 +328,106 @@ async fn instruction_limit_still_applies_to_async_calls() {
     assert_eq!(v, 40000);
     lua.set_instruction_limit(None).unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancelling_a_call_runs_close_handlers_and_closes_upvalues() {
+    let lua = lua_with_sleep();
+    let wait_forever = lua
+        .create_async_function(|_, ()| async move {
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .unwrap();
+    lua.globals().set("wait_forever", wait_forever).unwrap();
+    let f: Function = lua
+        .load(
+            r#"
+            log = {}
+            local function closer(name)
+                return setmetatable({}, {__close = function(_, e)
+                    log[#log + 1] = name .. ':' .. tostring(e)
+                    -- Awaiting is not allowed while a cancelled call unwinds.
+                    local ok, err = pcall(sleep, 1, 'x')
+                    log[#log + 1] = name .. ' await ' .. tostring(ok) .. ' ' .. tostring(err)
+                end})
+            end
+            return function()
+                local outer <close> = closer('outer')
+                local x = 'outer value'
+                get_x = function() return x end
+                co = coroutine.create(function()
+                    local inner <close> = closer('inner')
+                    local y = 'inner value'
+                    get_y = function() return y end
+                    pcall(wait_forever)
+                end)
+                coroutine.resume(co)
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(f.call_async::<()>(()));
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(polled.is_pending());
+    assert_eq!(lua.load("#log").eval::<i64>().unwrap(), 0);
+    drop(call);
+    let log: Vec<String> = lua.load("log").eval().unwrap();
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log[0], "inner:cancelled");
+    assert!(
+        log[1].starts_with("inner await false attempt to await an async host function"),
+        "{}",
+        log[1]
+    );
+    assert_eq!(log[2], "outer:cancelled");
+    assert!(log[3].starts_with("outer await false"), "{}", log[3]);
+    // Upvalues of both threads were closed before their stacks were released.
+    let (x, y): (String, String) = lua.load("get_x(), get_y()").eval().unwrap();
+    assert_eq!((x.as_str(), y.as_str()), ("outer value", "inner value"));
+    // The coroutine died with the cancellation error.
+    let (status, ok, err): (String, bool, String) = lua
+        .load("return coroutine.status(co), coroutine.close(co)")
+        .eval()
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), ok, err.as_str()),
+        ("dead", false, "cancelled")
+    );
+    // The state keeps working, also for async calls.
+    assert_eq!(
+        lua.load("sleep(1, 5)").eval_async::<i64>().await.unwrap(),
+        5
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancelling_a_preempted_call_runs_its_close_handlers() {
+    let lua = Lua::new();
+    let f: Function = lua
+        .load(
+            r#"
+            closed = nil
+            return function()
+                local guard <close> = setmetatable({}, {__close = function(_, e) closed = tostring(e) end})
+                while true do end
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(f.call_async::<()>(()));
+    // A few slices of the infinite loop.
+    for _ in 0..3 {
+        let p = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        assert!(p.is_pending());
+    }
+    drop(call);
+    assert_eq!(
+        lua.globals()
+            .get::<Option<String>>("closed")
+            .unwrap()
+            .as_deref(),
+        Some("cancelled")
+    );
+}

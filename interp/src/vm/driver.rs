@@ -23,6 +23,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+/// The error value the threads of a cancelled task die with.
+pub const CANCELLED_MSG: &str = "cancelled";
+
 /// Instructions a task runs per resumption unless told otherwise.
 pub const DEFAULT_FUEL: u64 = 10_000;
 
@@ -162,16 +165,66 @@ impl State {
         self.task_threads.retain(|t| !Gc::ptr_eq(*t, th));
     }
 
-    /// Forgets a task that will not be polled again (its future was dropped).
+    /// Cancels a task that will not be polled again (its future was dropped): the host future
+    /// it awaited (if still held) is dropped, then every thread of the task, from the one that
+    /// suspended back through its resumers to the task's own thread, closes its upvalues and
+    /// runs its pending `__close` handlers with the error [`CANCELLED_MSG`], and dies with
+    /// that error; the task's thread is released. Handlers run as nested calls: an await in
+    /// them fails, and their errors are dropped (nobody is left to receive them).
     pub fn cancel_task(&mut self, task: &mut Task) {
-        if !task.done {
-            task.done = true;
-            task.pending = None;
-            let th = task.thread;
-            th.data().frames.clear();
-            th.data().stack.clear();
-            self.finish_task(th);
+        if task.done {
+            return;
         }
+        task.done = true;
+        task.pending = None;
+        task.completion = None;
+        let th = task.thread;
+        let mut chain = Vec::new();
+        if task.started {
+            let mut t = task.awaiting.take().unwrap_or(th);
+            loop {
+                chain.push(t);
+                if Gc::ptr_eq(t, th) {
+                    break;
+                }
+                match t.data().resumer {
+                    Some(r) => t = r,
+                    None => {
+                        // Not reached from the task's thread (cannot happen): still close it.
+                        chain.push(th);
+                        break;
+                    }
+                }
+            }
+        }
+        let prev = self.current;
+        let prev_async = self.in_async;
+        self.in_async = false;
+        // Innermost first. Each outer thread stays intact (and keeps the inner ones reachable
+        // from its stack) until its own turn.
+        for &t in &chain {
+            self.set_current(t);
+            t.data().status = ThreadStatus::Running;
+            // (Rooted by `close_for_error` while handlers run, then by the thread.)
+            let mut e = self.error_str(CANCELLED_MSG);
+            self.close_for_error(t, 0, &mut e);
+            let d = t.data();
+            d.frames.clear();
+            d.stack.clear();
+            d.tbc.clear();
+            d.close_upvals(0);
+            d.status = ThreadStatus::Dead;
+            d.resumer = None;
+            d.nny = 0;
+            d.pending_conts = 0;
+            d.resume_depth = 0;
+            d.error = Some(e.value());
+        }
+        self.set_current(prev);
+        self.in_async = prev_async;
+        th.data().frames.clear();
+        th.data().stack.clear();
+        self.finish_task(th);
     }
 }
 

@@ -754,7 +754,7 @@ impl State {
     /// Closes upvalues and calls pending `__close` handlers at stack level `>= level` after an
     /// error. Each handler receives the current error; an error raised by a handler replaces
     /// it. The error value is rooted while handlers run (they may collect garbage).
-    fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &mut LuaError) {
+    pub(crate) fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &mut LuaError) {
         th.data().close_upvals(level);
         while let Some(&slot) = th.data().tbc.last() {
             if slot < level {
@@ -768,9 +768,16 @@ impl State {
                 let t = self.type_name_for_msg(tm);
                 *e = self.error_str(&format!("attempt to call a {} value", t));
             } else {
+                let slot = self.roots.len();
                 self.roots.push(e.value());
                 let r = self.call_value(tm, &[v, e.value()], 0);
-                self.roots.pop();
+                // The handler may have rooted values of its own above ours (an embedder's
+                // root slots): only pop our slot if it is still the last one.
+                if self.roots.len() == slot + 1 {
+                    self.roots.pop();
+                } else {
+                    self.roots[slot] = Value::Nil;
+                }
                 match r {
                     // An uncatchable error is never replaced by a handler's error.
                     Err(e2) if !e.is_uncatchable() => *e = e2,
