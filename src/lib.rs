@@ -35,7 +35,9 @@
 //! call that awaits a host future releases the lock while the future is pending). For this,
 //! host functions, host futures and userdata values must be `Send`, and shared borrows of
 //! userdata that may outlive the lock ([`AnyUserData::borrow`], async methods) need `Sync`.
-//! The invariant behind the `unsafe impl Send` is written at `Shared` in `src/lua.rs`.
+//! A host function must therefore not block waiting for another thread that uses the same
+//! state (that thread waits for the lock the host function holds). The invariant behind the
+//! `unsafe impl Send` is written at `Shared` in `src/lua.rs`.
 //!
 //! # Layers
 //!

@@ -319,4 +319,44 @@ mod tests {
         assert_eq!(e.message(), INSTRUCTION_LIMIT_MSG);
         assert_eq!(st.instructions_remaining(), Some(0));
     }
+
+    #[test]
+    fn slices_hold_back_the_budget_and_give_it_back() {
+        let mut st = State::new_bare();
+        // Without a limit: the slice alone turns the hooked loop on, and off again after.
+        let saved = st.begin_slice(100);
+        assert_ne!(st.hook_mask & HOOK_LIMIT, 0);
+        assert_eq!(st.sandbox.instr_left, 100);
+        st.end_slice(saved);
+        assert_eq!(st.hook_mask & HOOK_LIMIT, 0);
+        assert_eq!(st.sandbox.instr_left, u64::MAX);
+        // With a limit: fuel comes out of the budget; library work may overdraw the slice
+        // from the reserve, but not the budget.
+        st.set_instruction_limit(Some(1000));
+        let saved = st.begin_slice(100);
+        assert_eq!(st.instructions_remaining(), Some(1000));
+        assert!(st.charge_instructions(150).is_ok());
+        assert_eq!(st.sandbox.instr_left, 0);
+        assert_eq!(st.instructions_remaining(), Some(850));
+        // Out of fuel at the slice's own level: suspend, no error.
+        assert!(st.limit_slow().unwrap());
+        st.end_slice(saved);
+        assert_eq!(st.instructions_remaining(), Some(850));
+        // A budget smaller than the fuel: the real limit error, not a suspension.
+        st.set_instruction_limit(Some(10));
+        let saved = st.begin_slice(100);
+        assert!(st.charge_instructions(10).is_ok());
+        assert!(st.limit_slow().is_err());
+        st.end_slice(saved);
+        // Out of fuel inside a nested run: refilled from the reserve instead.
+        st.set_instruction_limit(None);
+        let saved = st.begin_slice(5);
+        st.sandbox.instr_left = 0;
+        st.c_depth += 1;
+        assert!(!st.limit_slow().unwrap());
+        assert_eq!(st.sandbox.instr_left, NESTED_REFILL);
+        st.c_depth -= 1;
+        st.end_slice(saved);
+        assert_eq!(st.sandbox.slice, None);
+    }
 }
