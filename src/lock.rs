@@ -5,69 +5,117 @@
 //! owning thread is dropped. Guards are neither `Send` nor `Sync`, so what a guard protects
 //! is only ever reached by the thread that locked it.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::ThreadId;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
-/// Which thread holds the lock, and how many guards it holds.
-struct Owner {
-    thread: Option<ThreadId>,
-    depth: usize,
+thread_local! {
+    static THREAD_TOKEN: u8 = const { 0 };
+}
+
+/// A non-zero number identifying the current thread among the live threads (the address of
+/// a thread-local). A thread cannot end while it owns the lock (its guards live on its own
+/// stack), so an owner's token is never reused while it is recorded.
+#[inline]
+fn thread_token() -> usize {
+    THREAD_TOKEN.with(|t| t as *const u8 as usize)
 }
 
 /// A reentrant mutual-exclusion lock around a `T` that may be reached from one thread at a
 /// time (the same contract as the standard library's unstable `ReentrantLock`).
+///
+/// Uncontended locking is one compare-and-swap; relocking by the owner is a counter increment.
+/// Contended threads sleep on a condition variable.
 pub(crate) struct ReentrantLock<T> {
-    owner: Mutex<Owner>,
+    /// Token of the owning thread, 0 when free.
+    owner: AtomicUsize,
+    /// Guards held by the owner (read and written only by the owner).
+    depth: Cell<usize>,
+    /// Threads sleeping in `lock_contended`.
+    waiters: AtomicUsize,
+    sleep: Mutex<()>,
     released: Condvar,
     data: T,
 }
 
 // SAFETY: `data` is reached only through a `LockGuard` (or `get_mut`, which needs exclusive
-// access to the lock). Guards exist on one thread at a time: `lock` waits until no other
-// thread owns the lock, and guards cannot move to another thread (they are `!Send`). So a
-// `&ReentrantLock<T>` shared between threads never lets two threads touch `T` concurrently,
-// and `T` only has to be movable between threads (`Send`), not shareable (`Sync`).
+// access to the lock), and `depth` only by the owning thread. Guards exist on one thread at a
+// time: `lock` waits until no other thread owns the lock, and guards cannot move to another
+// thread (they are `!Send`). So a `&ReentrantLock<T>` shared between threads never lets two
+// threads touch `T` concurrently, and `T` only has to be movable between threads (`Send`),
+// not shareable (`Sync`).
 unsafe impl<T: Send> Sync for ReentrantLock<T> {}
 
 impl<T> ReentrantLock<T> {
     pub(crate) fn new(data: T) -> Self {
         ReentrantLock {
-            owner: Mutex::new(Owner {
-                thread: None,
-                depth: 0,
-            }),
+            owner: AtomicUsize::new(0),
+            depth: Cell::new(0),
+            waiters: AtomicUsize::new(0),
+            sleep: Mutex::new(()),
             released: Condvar::new(),
             data,
         }
     }
 
-    fn owner(&self) -> MutexGuard<'_, Owner> {
-        // The inner mutex guards two plain fields updated without panicking in between, so
-        // a poisoned mutex still holds consistent data.
-        self.owner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Locks, waiting while another thread holds the lock.
+    #[inline]
     pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-        let me = std::thread::current().id();
-        let mut o = self.owner();
-        if o.thread == Some(me) {
-            o.depth += 1;
+        let me = thread_token();
+        if self.owner.load(Ordering::Relaxed) == me {
+            // Only this thread writes `owner` to or from `me`, so it is still ours.
+            self.depth.set(self.depth.get() + 1);
         } else {
-            while o.thread.is_some() {
-                o = self
-                    .released
-                    .wait(o)
-                    .unwrap_or_else(PoisonError::into_inner);
+            if self
+                .owner
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                self.lock_contended(me);
             }
-            o.thread = Some(me);
-            o.depth = 1;
+            self.depth.set(1);
         }
         LockGuard {
             lock: self,
             _not_send: PhantomData,
+        }
+    }
+
+    #[cold]
+    fn lock_contended(&self, me: usize) {
+        let mut g = self.sleep.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        loop {
+            if self
+                .owner
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                break;
+            }
+            g = self
+                .released
+                .wait(g)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    #[inline]
+    fn unlock(&self) {
+        let d = self.depth.get() - 1;
+        self.depth.set(d);
+        if d == 0 {
+            self.owner.store(0, Ordering::SeqCst);
+            // Either a sleeper registered before this load (and is woken here, after it
+            // released `sleep` inside `wait`), or it retries the swap after its registration
+            // and sees the store above.
+            if self.waiters.load(Ordering::SeqCst) != 0 {
+                drop(self.sleep.lock().unwrap_or_else(PoisonError::into_inner));
+                self.released.notify_all();
+            }
         }
     }
 
@@ -86,20 +134,16 @@ pub(crate) struct LockGuard<'a, T> {
 
 impl<T> Deref for LockGuard<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         &self.lock.data
     }
 }
 
 impl<T> Drop for LockGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        let mut o = self.lock.owner();
-        o.depth -= 1;
-        if o.depth == 0 {
-            o.thread = None;
-            drop(o);
-            self.lock.released.notify_one();
-        }
+        self.lock.unlock();
     }
 }
 
