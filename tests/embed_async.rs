@@ -431,3 +431,39 @@ async fn cancelling_a_preempted_call_runs_its_close_handlers() {
         Some("cancelled")
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn values_in_flight_survive_collections_between_slices() {
+    // Slices end at arbitrary instructions, e.g. between VARARG and the CALL consuming its
+    // values (which lie above the frame's registers). Another task collecting garbage while
+    // the first is suspended must not lose them.
+    let lua = Lua::new();
+    let src = r#"
+        local function count(...)
+            local t = {...}
+            local s = 0
+            for i = 1, #t do s = s + t[i][1] end
+            return s
+        end
+        local function pass(...) return count(...) end
+        local args = {}
+        for i = 1, 60 do args[i] = {i} end
+        local total = 0
+        for _ = 1, 100000 do total = total + pass(table.unpack(args)) end
+        return total
+    "#;
+    let collector = async {
+        let f: Function = lua
+            .load("return function() for i = 1, 3000 do collectgarbage() for j = 1, 3000 do end end end")
+            .eval()
+            .unwrap();
+        f.call_async::<()>(()).await.unwrap();
+    };
+    let worker = async {
+        let v: i64 = lua.load(src).eval_async().await.unwrap();
+        assert_eq!(v, 100_000 * (60 * 61 / 2));
+    };
+    let futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
+        vec![Box::pin(worker), Box::pin(collector)];
+    futures_join_all(futs.into_iter()).await;
+}

@@ -94,6 +94,8 @@ impl State {
         self.in_async = true;
         let th = task.thread;
         let cur = task.awaiting.take().unwrap_or(th);
+        // Set by a preemption to keep the suspended stack alive (see `Flow::Preempt`).
+        cur.data().gc_top = None;
         // Set the running thread first: the slice's hook mask is computed for it.
         self.set_current(cur);
         let slice = task.fuel.map(|f| self.begin_slice(f));
@@ -204,6 +206,7 @@ impl State {
         // from its stack) until its own turn.
         for &t in &chain {
             self.set_current(t);
+            t.data().gc_top = None;
             t.data().status = ThreadStatus::Running;
             // (Rooted by `close_for_error` while handlers run, then by the thread.)
             let mut e = self.error_str(CANCELLED_MSG);

@@ -1061,6 +1061,12 @@ impl State {
                     // SAFETY: undoes the `add(1)` above.
                     ip = unsafe { ip.sub(1) };
                     savepc!();
+                    // Values in flight between a multi-result producer and its consumer may
+                    // lie above the frame's registers: keep the whole stack alive while the
+                    // task is suspended (collections of other tasks run meanwhile). The
+                    // driver clears this when it resumes or cancels the task.
+                    let d = th.data();
+                    d.gc_top = Some(d.stack.len());
                     return Ok(Flow::Preempt);
                 }
                 check_mode!();
