@@ -9,8 +9,8 @@
 //! use the state. Dropping the returned future drops the awaited host future immediately and
 //! releases the task's thread.
 //!
-//! The futures are plain `std` futures (not `Send`, like [`Lua`]); any executor that can run
-//! local futures drives them, e.g. tokio's `current_thread` runtime or a `LocalSet`.
+//! The futures are plain `std` futures and `Send` (host futures must be `Send` too), so any
+//! executor drives them, including tokio's multi-threaded runtime.
 
 use crate::conversion::{FromLuaMulti, IntoLuaMulti};
 use crate::error::{Error, Result};
@@ -48,8 +48,8 @@ impl Lua {
     where
         A: FromLuaMulti,
         R: IntoLuaMulti,
-        F: Fn(Lua, A) -> FR + 'static,
-        FR: Future<Output = Result<R>> + 'static,
+        F: Fn(Lua, A) -> FR + Send + 'static,
+        FR: Future<Output = Result<R>> + Send + 'static,
     {
         self.create_async_callback(Box::new(move |lua, args| {
             let a = A::from_lua_args(args, 1, None, &lua);
@@ -104,7 +104,7 @@ impl Lua {
 
 /// The boxed form of an async host function.
 pub(crate) type AsyncCallback =
-    Box<dyn Fn(Lua, MultiValue) -> Pin<Box<dyn Future<Output = Result<MultiValue>>>>>;
+    Box<dyn Fn(Lua, MultiValue) -> Pin<Box<dyn Future<Output = Result<MultiValue>> + Send>> + Send>;
 
 impl Function {
     /// Calls the function as an async task: async host functions it reaches may await. The
@@ -121,7 +121,7 @@ impl Function {
     pub fn call_async<R: FromLuaMulti>(
         &self,
         args: impl IntoLuaMulti,
-    ) -> impl Future<Output = Result<R>> + 'static {
+    ) -> impl Future<Output = Result<R>> + Send + 'static {
         let prepared = self.0.lua().and_then(|lua| {
             let args = args.into_lua_multi(&lua)?;
             let call = AsyncCall::start(&lua, self, args)?;
@@ -142,11 +142,19 @@ pub(crate) struct AsyncCall {
     pending: Option<HostFuture>,
 }
 
+// SAFETY: `lua` is `Send`, and `pending` is a `HostFuture` (`Send`). The `Task` holds
+// `Gc<Thread>` pointers into the state plus `Send` host futures and completions; the pointers
+// are dereferenced only by `State::resume_task` / `State::cancel_task`, which this module
+// calls inside `Lua::with_state` (the state's lock held by the polling thread) or hands,
+// still unused, to the state's own queue (`Inner::defer_cancel`). So polling or dropping the
+// call on another thread touches the state only under its lock.
+unsafe impl Send for AsyncCall {}
+
 impl AsyncCall {
     pub(crate) fn start(lua: &Lua, f: &Function, args: MultiValue) -> Result<AsyncCall> {
         let task = lua.with_state(|st| -> Result<Task> {
             let fv = lua.ref_to_raw(st, &f.0)?;
-            let h = &lua.0.helpers;
+            let h = &lua.0.helpers();
             let mut all = Vec::with_capacity(args.len() + 2);
             all.push(fv);
             all.push(h.handler);
@@ -190,7 +198,8 @@ impl Future for AsyncCall {
                     .map(|v| lua.raw_to_value(st, v))
                     .collect::<MultiValue>())),
                 TaskStep::Done(Err(e)) => Ok(Err(lua.convert_error(st, e))),
-                TaskStep::Pending(f) => Err(f),
+                TaskStep::Pending(f) => Err(Some(f)),
+                TaskStep::Preempted => Err(None),
             });
             match step {
                 Err(e) => return Poll::Ready(Err(e)),
@@ -199,7 +208,12 @@ impl Future for AsyncCall {
                     lua.resume_pending_panic();
                     return Poll::Ready(done);
                 }
-                Ok(Err(f)) => this.pending = Some(f),
+                Ok(Err(Some(f))) => this.pending = Some(f),
+                Ok(Err(None)) => {
+                    // The fuel slice ran out: let the executor run other tasks first.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -213,7 +227,7 @@ impl Drop for AsyncCall {
             let r = self.lua.with_state(|st| st.cancel_task(&mut task));
             if r.is_err() {
                 // The state is busy (dropped from inside a collection): cancel on next entry.
-                self.lua.0.pending_cancel.borrow_mut().push(task);
+                self.lua.0.defer_cancel(task);
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::lua::Lua;
 use crate::value::{MultiValue, ValueRef};
 
 /// The boxed form of a host function: arguments in, results out.
-pub(crate) type Callback = Box<dyn Fn(&Lua, MultiValue) -> Result<MultiValue>>;
+pub(crate) type Callback = Box<dyn Fn(&Lua, MultiValue) -> Result<MultiValue> + Send>;
 
 /// A Lua function (a Lua closure or a host function).
 ///

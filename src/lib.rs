@@ -27,14 +27,17 @@
 //!
 //! # Threads
 //!
-//! [`Lua`] and its handles are neither `Send` nor `Sync` yet. The interpreter's heap objects use
-//! `Rc` and unsynchronised interior mutability (`Cell`, `RefCell`, `UnsafeCell`), and the GC's
-//! allocation accounting is thread-local; on top of that, handles of one state live in many
-//! places at once, so sending one of them to another thread would let two threads touch the
-//! state concurrently. Making the state `Send` needs every handle to share one lock around the
-//! state (a reentrant mutex, as mlua's `send` feature does) and `Send` bounds on host
-//! functions, userdata and host futures; until then, run each state on one thread (e.g. a
-//! tokio `LocalSet` or a `current_thread` runtime per worker).
+//! [`Lua`] and every handle ([`Table`], [`Function`], [`AnyUserData`], ...) are `Send` and
+//! `Sync`: a state can move between threads (tokio worker threads, `spawn_blocking`) and the
+//! futures of async calls can be spawned on a multi-threaded runtime. All handles of a state
+//! reach it through one reentrant lock, so calls from several threads run one at a time (a
+//! host function may call back into its own state; a call from another thread waits, and a
+//! call that awaits a host future releases the lock while the future is pending). For this,
+//! host functions, host futures and userdata values must be `Send`, and shared borrows of
+//! userdata that may outlive the lock ([`AnyUserData::borrow`], async methods) need `Sync`.
+//! A host function must therefore not block waiting for another thread that uses the same
+//! state (that thread waits for the lock the host function holds). The invariant behind the
+//! `unsafe impl Send` is written at `Shared` in `src/lua.rs`.
 //!
 //! # Layers
 //!
@@ -55,6 +58,7 @@ mod async_call;
 mod conversion;
 mod error;
 mod function;
+mod lock;
 mod lua;
 #[cfg(feature = "serde")]
 mod serde;

@@ -18,6 +18,7 @@
 
 use crate::conversion::{FromLuaMulti, IntoLua, IntoLuaMulti};
 use crate::error::{Error, Result};
+use crate::lock::{LockGuard, ReentrantLock};
 use crate::value::{MultiValue, RawValue, Value, ValueRef};
 use crate::{Function, String as LuaString, Table};
 use rua_interp::func::{BoxedNativeFn, NativeClosure, NativeCode};
@@ -29,7 +30,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
-use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Standard libraries to open, combined with `|`.
 ///
@@ -143,6 +144,7 @@ impl LuaOptions {
 }
 
 /// Raw values created once per state and kept rooted for its whole life.
+#[derive(Clone, Copy)]
 pub(crate) struct Helpers {
     /// Native `(f, handler, args...)` → calls `f(args...)` with `handler` as message handler.
     pub(crate) trampoline: RawValue,
@@ -168,40 +170,76 @@ struct Slots {
     pending: Vec<usize>,
 }
 
-/// The state and the bookkeeping shared by all handles of one [`Lua`].
-pub(crate) struct Inner {
-    /// The owned state (from `Box::into_raw`), freed in `Drop`.
+/// The parts of a state that are not thread-safe: the interpreter state (the whole object
+/// graph) and the bookkeeping around it. Reached only through [`Inner::lock`].
+pub(crate) struct Shared {
+    /// The owned state (from `Box::into_raw`), freed in `Drop for Inner`.
     state: NonNull<State>,
     /// The pointer API calls use now: `state`, or one lent by a running host function.
     active: Cell<NonNull<State>>,
     /// `true` while a `&mut State` handed out by `with_state` is live (and not lent).
     busy: Cell<bool>,
     slots: RefCell<Slots>,
-    pub(crate) traceback: Rc<RefCell<Option<std::string::String>>>,
-    pub(crate) helpers: Helpers,
-    pub(crate) ud_metas: RefCell<HashMap<TypeId, RawValue>>,
-    pub(crate) options: LuaOptions,
+    helpers: Helpers,
+    ud_metas: RefCell<HashMap<TypeId, RawValue>>,
     /// A panic payload to resume when control returns to Rust (`catch_rust_panics(false)`).
     pending_panic: RefCell<Option<Box<dyn Any + Send>>>,
     /// Async tasks whose future was dropped while the state was busy.
     #[cfg(feature = "async")]
-    pub(crate) pending_cancel: RefCell<Vec<rua_interp::vm::driver::Task>>,
+    pending_cancel: RefCell<Vec<rua_interp::vm::driver::Task>>,
     globals: Cell<usize>,
+}
+
+// SAFETY: `Shared` owns one interpreter state and everything pointing into it, and moving it
+// to another thread moves that whole object graph as a unit. Its parts are not `Send` only
+// because they are not *shareable* between threads: `Gc` pointers and the `Rc`s, `Cell`s and
+// `RefCell`s inside heap objects (and in the bookkeeping here) are unsynchronised. That is
+// sound to move as long as no other thread keeps a way into the graph, which holds because:
+// * `Shared` is only reached through `ReentrantLock<Shared>` (one thread at a time); every
+//   `&mut State`, lent state pointer and heap dereference happens while the current thread
+//   holds that lock (`with_state`, `lend`, `root`/`retain`/`release`).
+// * No pointer into the graph escapes to Rust code without the lock: handles (`Table`,
+//   `Function`, `String`, `Thread`, `AnyUserData`, `RegistryKey`) hold a root-slot index and a
+//   `Weak<Inner>`; `String::as_bytes` lends the bytes of a rooted string, which nothing writes
+//   (the collector only writes the object header, a different location); an async call's `Task` (which holds `Gc<Thread>`
+//   pointers) is only dereferenced inside `with_state`; userdata borrows go through
+//   `UserDataCell`, whose borrow flag is atomic, and shared borrows that may outlive the lock
+//   require `T: Sync`.
+// * Everything foreign stored in the graph is `Send`: host functions and their captures
+//   (`F: Send`), host futures and their completions (`HostFuture: Send`), userdata values
+//   (`T: Send`). The interpreter's own captures (`Rc<Proto>`, file handles) are referenced
+//   only from inside the graph.
+// * Nothing in the graph is tied to a thread: the interpreter keeps no thread-locals (the
+//   `io` library's list of open files lives in the state) except the GC's allocation-debt
+//   scratch, which `with_state` saves and restores around every entry, so it holds none of
+//   this state's debt whenever the lock is released.
+unsafe impl Send for Shared {}
+
+/// One state, shared by all handles of one [`Lua`] (through an `Arc`).
+pub(crate) struct Inner {
+    shared: ReentrantLock<Shared>,
+    /// Traceback recorded by the message handler of the last call.
+    pub(crate) traceback: Arc<Mutex<Option<std::string::String>>>,
+    pub(crate) options: LuaOptions,
 }
 
 /// A Lua state. Cheap to clone: clones share the state.
 ///
-/// `Lua` is neither `Send` nor `Sync` yet: the interpreter's objects use `Rc` and unsynchronised
-/// interior mutability, and handles of one state may be held in many places, so moving one
-/// handle to another thread would race with the others. See the crate docs.
+/// `Lua` is `Send` and `Sync`: every clone and every value handle reaches the state through
+/// one reentrant lock, so a state can move between threads (e.g. tokio worker threads) and be
+/// used from several threads, one call at a time: a thread calling into a state that another
+/// thread is running waits until that call returns or reaches an await (host futures run
+/// without the lock). Host functions, host futures and userdata must be `Send` for this reason.
 ///
 /// ```
 /// let lua = rua::Lua::new();
 /// let sum: i64 = lua.load("local a, b = ... return a + b").call((40, 2)).unwrap();
 /// assert_eq!(sum, 42);
+/// let moved = std::thread::spawn(move || lua.load("return 1").eval::<i32>().unwrap());
+/// assert_eq!(moved.join().unwrap(), 1);
 /// ```
 #[derive(Clone)]
-pub struct Lua(pub(crate) Rc<Inner>);
+pub struct Lua(pub(crate) Arc<Inner>);
 
 /// A handle to a [`Lua`] that does not keep it alive (held by values and host functions, so a
 /// value stored inside its own state makes no reference cycle).
@@ -216,12 +254,13 @@ impl WeakLua {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        let sh = self.shared.get_mut();
         // SAFETY: this is the last strong reference, so no `with_state` borrow and no lent
         // pointer is live (both hold a strong reference for their duration); the box came
         // from `Box::into_raw` in `Lua::new_with` and is freed exactly once, here.
-        let mut st = unsafe { Box::from_raw(self.state.as_ptr()) };
+        let mut st = unsafe { Box::from_raw(sh.state.as_ptr()) };
         #[cfg(feature = "async")]
-        self.pending_cancel.borrow_mut().clear();
+        sh.pending_cancel.get_mut().clear();
         // Run `__gc` of everything, as closing a PUC state does. Host functions called from
         // finalizers find the `Lua` gone and raise an error, which finalizers ignore.
         st.finalize_all();
@@ -230,56 +269,69 @@ impl Drop for Inner {
 }
 
 struct Restore<'a> {
-    inner: &'a Inner,
+    shared: &'a Shared,
     active: NonNull<State>,
     busy: bool,
 }
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        self.inner.active.set(self.active);
-        self.inner.busy.set(self.busy);
+        self.shared.active.set(self.active);
+        self.shared.busy.set(self.busy);
     }
 }
 
 impl Inner {
+    /// Locks the state for the current thread (reentrant; other threads wait).
+    pub(crate) fn lock(&self) -> LockGuard<'_, Shared> {
+        self.shared.lock()
+    }
+
     /// Runs `f` with the state. Refused with [`Error::StateBusy`] while another borrow is live.
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R> {
-        if self.busy.get() {
+        let g = self.lock();
+        if g.busy.get() {
             return Err(Error::StateBusy);
         }
         let _restore = Restore {
-            inner: self,
-            active: self.active.get(),
+            shared: &g,
+            active: g.active.get(),
             busy: false,
         };
-        self.busy.set(true);
-        // SAFETY: `active` points at the live state: either the owned box (alive while
-        // `self` is) or a pointer lent by a host-function frame further up this thread's stack,
-        // which does not touch its own `&mut State` until `lend` returns. `busy` was false, so
-        // no other reference obtained here is live; `Inner` is neither Send nor Sync, so no
-        // other thread can reach the state.
-        let st = unsafe { &mut *self.active.get().as_ptr() };
+        g.busy.set(true);
+        // SAFETY: this thread holds the lock, so no other thread reaches the state. `active`
+        // points at the live state: either the owned box (alive while `self` is) or a pointer
+        // lent by a host-function frame further up this thread's stack, which does not touch
+        // its own `&mut State` until `lend` returns. `busy` was false, so no other reference
+        // obtained here is live.
+        let st = unsafe { &mut *g.active.get().as_ptr() };
+        // Bracket the GC's thread-local allocation debt: what accumulates while `f` runs is
+        // this state's, and what was there before is given back (see `rua_gc::alloc_debt_swap`).
+        let outer_debt = rua_gc::alloc_debt_swap(0);
         self.drain_pending(st);
-        Ok(f(st))
+        let r = f(st);
+        st.heap.add_debt(rua_gc::alloc_debt_swap(outer_debt));
+        Ok(r)
     }
 
     /// Makes the state available to API calls made by host code running inside `f`, while
     /// the caller (a native function called by the VM) holds `st`.
     pub(crate) fn lend<R>(&self, st: &mut State, f: impl FnOnce() -> R) -> R {
+        let g = self.lock();
         let _restore = Restore {
-            inner: self,
-            active: self.active.get(),
-            busy: self.busy.get(),
+            shared: &g,
+            active: g.active.get(),
+            busy: g.busy.get(),
         };
-        self.active.set(NonNull::from(&mut *st));
-        self.busy.set(false);
+        g.active.set(NonNull::from(&mut *st));
+        g.busy.set(false);
         f()
     }
 
     /// Roots `v` in a new slot with one reference.
     pub(crate) fn root(&self, st: &mut State, v: RawValue) -> usize {
-        let mut s = self.slots.borrow_mut();
+        let g = self.lock();
+        let mut s = g.slots.borrow_mut();
         let slot = match s.free.pop() {
             Some(i) => {
                 st.roots[i] = v;
@@ -298,30 +350,32 @@ impl Inner {
     }
 
     pub(crate) fn retain(&self, slot: usize) {
-        self.slots.borrow_mut().counts[slot] += 1;
+        self.lock().slots.borrow_mut().counts[slot] += 1;
     }
 
     pub(crate) fn release(&self, slot: usize) {
-        let mut s = self.slots.borrow_mut();
+        let g = self.lock();
+        let mut s = g.slots.borrow_mut();
         s.counts[slot] -= 1;
         if s.counts[slot] > 0 {
             return;
         }
-        if self.busy.get() {
+        if g.busy.get() {
             s.pending.push(slot);
             return;
         }
-        drop(s);
-        // SAFETY: not busy, so no `&mut State` from `with_state` is live; `active` is the
-        // owned state or one lent by a host-function frame that is not using it now (see
-        // `with_state`). The reference lives only for this statement.
-        let st = unsafe { &mut *self.active.get().as_ptr() };
+        // SAFETY: this thread holds the lock and the state is not busy, so no `&mut State`
+        // from `with_state` is live; `active` is the owned state or one lent by a
+        // host-function frame that is not using it now (see `with_state`). The reference
+        // lives only for this statement.
+        let st = unsafe { &mut *g.active.get().as_ptr() };
         st.roots[slot] = RawValue::Nil;
-        self.slots.borrow_mut().free.push(slot);
+        s.free.push(slot);
     }
 
     pub(crate) fn drain_pending(&self, st: &mut State) {
-        let mut s = self.slots.borrow_mut();
+        let g = self.lock();
+        let mut s = g.slots.borrow_mut();
         if !s.pending.is_empty() {
             let pending = std::mem::take(&mut s.pending);
             for slot in pending {
@@ -332,17 +386,50 @@ impl Inner {
         drop(s);
         #[cfg(feature = "async")]
         {
-            let tasks = std::mem::take(&mut *self.pending_cancel.borrow_mut());
+            let tasks = std::mem::take(&mut *g.pending_cancel.borrow_mut());
             for mut t in tasks {
                 st.cancel_task(&mut t);
             }
         }
     }
 
+    /// Queues an async task whose future was dropped while the state was busy.
+    #[cfg(feature = "async")]
+    pub(crate) fn defer_cancel(&self, task: rua_interp::vm::driver::Task) {
+        self.lock().pending_cancel.borrow_mut().push(task);
+    }
+
     /// The raw value in a root slot.
     #[inline]
     pub(crate) fn slot_value(&self, st: &State, slot: usize) -> RawValue {
         st.roots[slot]
+    }
+
+    /// The per-state helper values.
+    pub(crate) fn helpers(&self) -> Helpers {
+        self.lock().helpers
+    }
+
+    /// The metatable built for userdata type `id`, if any.
+    pub(crate) fn ud_meta(&self, id: TypeId) -> Option<RawValue> {
+        self.lock().ud_metas.borrow().get(&id).copied()
+    }
+
+    pub(crate) fn set_ud_meta(&self, id: TypeId, mt: RawValue) {
+        self.lock().ud_metas.borrow_mut().insert(id, mt);
+    }
+
+    /// Records a panic payload to resume once control is back in the Rust caller.
+    pub(crate) fn set_pending_panic(&self, p: Box<dyn Any + Send>) {
+        *self.lock().pending_panic.borrow_mut() = Some(p);
+    }
+
+    fn take_pending_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.lock().pending_panic.borrow_mut().take()
+    }
+
+    fn globals_slot(&self) -> usize {
+        self.lock().globals.get()
     }
 }
 
@@ -433,10 +520,11 @@ impl Lua {
                 open(&mut st);
             }
         }
-        let traceback: Rc<RefCell<Option<std::string::String>>> = Rc::default();
+        let traceback: Arc<Mutex<Option<std::string::String>>> = Arc::default();
         let stash = traceback.clone();
         let handler_fn: BoxedNativeFn = Box::new(move |ctx: &mut Ctx| {
-            *stash.borrow_mut() = Some(ctx.st.traceback(None, 1));
+            let tb = ctx.st.traceback(None, 1);
+            *stash.lock().unwrap_or_else(PoisonError::into_inner) = Some(tb);
             let v = ctx.arg(1);
             ctx.ret1(v)
         });
@@ -470,35 +558,36 @@ impl Lua {
             st.roots.push(v);
         }
         let globals = RawValue::Table(st.globals);
+        let slots = Slots {
+            counts: vec![1; st.roots.len()],
+            ..Slots::default()
+        };
         let state = NonNull::from(Box::leak(Box::new(st)));
-        let inner = Inner {
+        let shared = Shared {
             state,
             active: Cell::new(state),
             busy: Cell::new(false),
-            slots: RefCell::new(Slots::default()),
-            traceback,
+            slots: RefCell::new(slots),
             helpers,
             ud_metas: RefCell::new(HashMap::new()),
-            options,
             pending_panic: RefCell::new(None),
             #[cfg(feature = "async")]
             pending_cancel: RefCell::new(Vec::new()),
             globals: Cell::new(0),
         };
-        {
-            let mut s = inner.slots.borrow_mut();
-            // SAFETY: the state was just created and nothing else refers to it yet.
-            let n = unsafe { state.as_ref() }.roots.len();
-            s.counts = vec![1; n];
-        }
-        let lua = Lua(Rc::new(inner));
+        let inner = Inner {
+            shared: ReentrantLock::new(shared),
+            traceback,
+            options,
+        };
+        let lua = Lua(Arc::new(inner));
         let g = lua.with_state(|st| lua.0.root(st, globals))?;
-        lua.0.globals.set(g);
+        lua.0.lock().globals.set(g);
         Ok(lua)
     }
 
     pub(crate) fn weak(&self) -> WeakLua {
-        WeakLua(Rc::downgrade(&self.0))
+        WeakLua(Arc::downgrade(&self.0))
     }
 
     /// Runs `f` with exclusive access to the interpreter state.
@@ -522,7 +611,7 @@ impl Lua {
     /// assert_eq!(lua.load("return answer").eval::<i32>().unwrap(), 42);
     /// ```
     pub fn globals(&self) -> Table {
-        let slot = self.0.globals.get();
+        let slot = self.0.globals_slot();
         self.0.retain(slot);
         Table(ValueRef {
             lua: self.weak(),
@@ -683,7 +772,7 @@ impl Lua {
     where
         A: FromLuaMulti,
         R: IntoLuaMulti,
-        F: Fn(&Lua, A) -> Result<R> + 'static,
+        F: Fn(&Lua, A) -> Result<R> + Send + 'static,
     {
         self.create_callback(Box::new(move |lua, args| {
             func(lua, A::from_lua_args(args, 1, None, lua)?)?.into_lua_multi(lua)
@@ -704,7 +793,7 @@ impl Lua {
     where
         A: FromLuaMulti,
         R: IntoLuaMulti,
-        F: FnMut(&Lua, A) -> Result<R> + 'static,
+        F: FnMut(&Lua, A) -> Result<R> + Send + 'static,
     {
         let func = RefCell::new(func);
         self.create_function(move |lua, args| {
@@ -777,14 +866,14 @@ impl Lua {
             "panic".to_string()
         };
         if !self.0.options.catch_rust_panics {
-            *self.0.pending_panic.borrow_mut() = Some(p);
+            self.0.set_pending_panic(p);
         }
         Error::RuntimeError(format!("Rust callback panicked: {msg}"))
     }
 
     /// Resumes a panic recorded by a host function (`catch_rust_panics(false)`).
     pub(crate) fn resume_pending_panic(&self) {
-        let p = self.0.pending_panic.borrow_mut().take();
+        let p = self.0.take_pending_panic();
         if let Some(p) = p {
             std::panic::resume_unwind(p);
         }
@@ -792,7 +881,7 @@ impl Lua {
 
     /// A Lua error value carrying a Rust error.
     pub(crate) fn wrap_error(&self, st: &mut State, e: Error) -> LuaError {
-        let meta = match self.0.helpers.error_meta {
+        let meta = match self.0.helpers().error_meta {
             RawValue::Table(t) => Some(t),
             _ => None,
         };
@@ -808,7 +897,13 @@ impl Lua {
     /// Converts a raised Lua error into an [`Error`], with the traceback recorded by the
     /// message handler of the call.
     pub(crate) fn convert_error(&self, st: &mut State, e: LuaError) -> Error {
-        let tb = self.0.traceback.borrow_mut().take().unwrap_or_default();
+        let tb = self
+            .0
+            .traceback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
         use rua_interp::vm::error::ErrorKind;
         match e.kind() {
             ErrorKind::Memory => return Error::MemoryError(e.message()),
@@ -850,7 +945,7 @@ impl Lua {
         f: RawValue,
         args: &[RawValue],
     ) -> Result<Vec<RawValue>> {
-        let h = &self.0.helpers;
+        let h = &self.0.helpers();
         let mut all = Vec::with_capacity(args.len() + 2);
         all.push(f);
         all.push(h.handler);
@@ -881,7 +976,7 @@ impl Lua {
 
     /// The raw value of a handle, refusing handles of other states.
     pub(crate) fn ref_to_raw(&self, st: &State, r: &ValueRef) -> Result<RawValue> {
-        if !std::ptr::eq(r.lua.0.as_ptr(), Rc::as_ptr(&self.0)) {
+        if !std::ptr::eq(r.lua.0.as_ptr(), Arc::as_ptr(&self.0)) {
             return Err(Error::MismatchedState);
         }
         Ok(self.0.slot_value(st, r.slot))
@@ -974,7 +1069,7 @@ impl Lua {
     /// assert!(!a.same_state(&rua::Lua::new()));
     /// ```
     pub fn same_state(&self, other: &Lua) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

@@ -299,7 +299,7 @@ impl Lua {
         &self,
         pick: impl Fn(&crate::lua::Helpers) -> RawValue,
     ) -> Result<ValueRef> {
-        let v = pick(&self.0.helpers);
+        let v = pick(&self.0.helpers());
         self.with_state(|st| self.new_ref(st, v))
     }
 }

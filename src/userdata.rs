@@ -2,10 +2,20 @@
 //! ([`UserDataMethods`], [`UserDataFields`], [`MetaMethod`]), [`AnyUserData`] handles and the
 //! borrow guards [`UserDataRef`] / [`UserDataRefMut`].
 //!
-//! A userdata stores its value as `RefCell<T>` inside the interpreter's userdata object, so
-//! methods borrow it dynamically: a `&mut self` method called while the value is borrowed (for
-//! example re-entered through Lua) fails with [`Error::UserDataBorrowMutError`] instead of
-//! aliasing. Each Rust type gets one metatable, built on first use and cached per state.
+//! A userdata stores its value as a [`UserDataCell<T>`] inside the interpreter's userdata
+//! object, so methods borrow it dynamically: a `&mut self` method called while the value is
+//! borrowed (for example re-entered through Lua) fails with [`Error::UserDataBorrowMutError`]
+//! instead of aliasing. Each Rust type gets one metatable, built on first use and cached per
+//! state.
+//!
+//! # Threads
+//!
+//! A [`Lua`] may move between threads, so userdata values must be `Send`. The borrow guards
+//! live outside the state's lock (a guard may be held on one thread while another thread runs
+//! the state), so the cell's borrow flag is atomic, and a shared borrow that can outlive the
+//! lock ([`AnyUserData::borrow`], [`UserDataRef`] as an argument, async methods) needs
+//! `T: Sync`, since Lua code on another thread may borrow the same value at the same time.
+//! Methods taking `&T` / `&mut T` run under the lock and need only `T: Send`.
 
 use crate::conversion::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti};
 use crate::error::{Error, Result};
@@ -15,11 +25,63 @@ use crate::value::{MultiValue, RawValue, Value, ValueRef};
 use crate::Table;
 use rua_interp::userdata::UserData as RawUserData;
 use std::any::TypeId;
-use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::rc::Rc;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+/// The payload of a userdata made from a `T`: the value and an atomic borrow flag
+/// (0: free, `n > 0`: `n` shared borrows, -1: borrowed mutably).
+pub(crate) struct UserDataCell<T> {
+    flag: AtomicIsize,
+    value: UnsafeCell<T>,
+}
+
+impl<T> UserDataCell<T> {
+    fn new(value: T) -> Self {
+        UserDataCell {
+            flag: AtomicIsize::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Takes a shared borrow (released with `release_shared`).
+    fn acquire_shared(&self) -> Result<()> {
+        let mut cur = self.flag.load(Ordering::Relaxed);
+        loop {
+            if cur < 0 || cur == isize::MAX {
+                return Err(Error::UserDataBorrowError);
+            }
+            match self.flag.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    fn release_shared(&self) {
+        self.flag.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Takes the exclusive borrow (released with `release_exclusive`).
+    fn acquire_exclusive(&self) -> Result<()> {
+        self.flag
+            .compare_exchange(0, -1, Ordering::Acquire, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(|_| Error::UserDataBorrowMutError)
+    }
+
+    fn release_exclusive(&self) {
+        self.flag.store(0, Ordering::Release);
+    }
+}
 
 /// Metamethods a userdata type can define.
 ///
@@ -131,35 +193,35 @@ pub trait UserDataMethods<T> {
     /// A method taking `&T`.
     fn add_method<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        M: Fn(&Lua, &T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti;
 
     /// A method taking `&mut T`.
     fn add_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti;
 
     /// A function stored in the methods table (no `self` conversion).
     fn add_function<F, A, R>(&mut self, name: impl ToString, function: F)
     where
-        F: Fn(&Lua, A) -> Result<R> + 'static,
+        F: Fn(&Lua, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti;
 
     /// A metamethod taking `&T` as first operand.
     fn add_meta_method<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        M: Fn(&Lua, &T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti;
 
     /// A metamethod taking `&mut T` as first operand.
     fn add_meta_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti;
 
@@ -167,18 +229,19 @@ pub trait UserDataMethods<T> {
     /// second operand).
     fn add_meta_function<F, A, R>(&mut self, name: impl ToString, function: F)
     where
-        F: Fn(&Lua, A) -> Result<R> + 'static,
+        F: Fn(&Lua, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti;
 
-    /// An async method: the future holds a shared borrow of the value while it runs.
+    /// An async method: the future holds a shared borrow of the value while it runs (so `T`
+    /// must be `Sync`: the future runs without the state's lock).
     #[cfg(feature = "async")]
     fn add_async_method<M, A, MR, R>(&mut self, name: impl ToString, method: M)
     where
-        T: 'static,
-        M: Fn(Lua, UserDataRef<T>, A) -> MR + 'static,
+        T: Sync + 'static,
+        M: Fn(Lua, UserDataRef<T>, A) -> MR + Send + 'static,
         A: FromLuaMulti,
-        MR: std::future::Future<Output = Result<R>> + 'static,
+        MR: std::future::Future<Output = Result<R>> + Send + 'static,
         R: IntoLuaMulti;
 }
 
@@ -190,13 +253,13 @@ pub trait UserDataFields<T> {
     /// A computed field read as `obj.name`.
     fn add_field_method_get<M, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(&Lua, &T) -> Result<R> + 'static,
+        M: Fn(&Lua, &T) -> Result<R> + Send + 'static,
         R: IntoLua;
 
     /// A field written as `obj.name = v`.
     fn add_field_method_set<M, A>(&mut self, name: impl ToString, method: M)
     where
-        M: FnMut(&Lua, &mut T, A) -> Result<()> + 'static,
+        M: FnMut(&Lua, &mut T, A) -> Result<()> + Send + 'static,
         A: FromLua;
 }
 
@@ -221,7 +284,7 @@ fn take_self<T: 'static>(args: &mut MultiValue, name: &str) -> Result<UserDataRe
         cause: std::sync::Arc::new(e),
     };
     match args.pop_front() {
-        Some(Value::UserData(u)) => u.borrow::<T>().map_err(bad),
+        Some(Value::UserData(u)) => u.borrow_shared::<T>().map_err(bad),
         other => Err(bad(Error::from_lua_conv(
             other.as_ref().map_or("nil", Value::type_name),
             "userdata",
@@ -248,7 +311,7 @@ fn take_self_mut<T: 'static>(args: &mut MultiValue, name: &str) -> Result<UserDa
 
 fn method_cb<T: 'static, M, A, R>(name: String, method: M) -> Callback
 where
-    M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+    M: Fn(&Lua, &T, A) -> Result<R> + Send + 'static,
     A: FromLuaMulti,
     R: IntoLuaMulti,
 {
@@ -263,7 +326,7 @@ where
 
 fn method_mut_cb<T: 'static, M, A, R>(name: String, method: M) -> Callback
 where
-    M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+    M: FnMut(&Lua, &mut T, A) -> Result<R> + Send + 'static,
     A: FromLuaMulti,
     R: IntoLuaMulti,
 {
@@ -282,7 +345,7 @@ where
 
 fn function_cb<F, A, R>(name: String, function: F) -> Callback
 where
-    F: Fn(&Lua, A) -> Result<R> + 'static,
+    F: Fn(&Lua, A) -> Result<R> + Send + 'static,
     A: FromLuaMulti,
     R: IntoLuaMulti,
 {
@@ -295,7 +358,7 @@ where
 impl<T: 'static> UserDataMethods<T> for Registry<T> {
     fn add_method<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        M: Fn(&Lua, &T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
@@ -305,7 +368,7 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
 
     fn add_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
@@ -316,7 +379,7 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
 
     fn add_function<F, A, R>(&mut self, name: impl ToString, function: F)
     where
-        F: Fn(&Lua, A) -> Result<R> + 'static,
+        F: Fn(&Lua, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
@@ -327,7 +390,7 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
 
     fn add_meta_method<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(&Lua, &T, A) -> Result<R> + 'static,
+        M: Fn(&Lua, &T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
@@ -337,7 +400,7 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
 
     fn add_meta_method_mut<M, A, R>(&mut self, name: impl ToString, method: M)
     where
-        M: FnMut(&Lua, &mut T, A) -> Result<R> + 'static,
+        M: FnMut(&Lua, &mut T, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
@@ -347,7 +410,7 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
 
     fn add_meta_function<F, A, R>(&mut self, name: impl ToString, function: F)
     where
-        F: Fn(&Lua, A) -> Result<R> + 'static,
+        F: Fn(&Lua, A) -> Result<R> + Send + 'static,
         A: FromLuaMulti,
         R: IntoLuaMulti,
     {
@@ -358,9 +421,10 @@ impl<T: 'static> UserDataMethods<T> for Registry<T> {
     #[cfg(feature = "async")]
     fn add_async_method<M, A, MR, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(Lua, UserDataRef<T>, A) -> MR + 'static,
+        T: Sync,
+        M: Fn(Lua, UserDataRef<T>, A) -> MR + Send + 'static,
         A: FromLuaMulti,
-        MR: std::future::Future<Output = Result<R>> + 'static,
+        MR: std::future::Future<Output = Result<R>> + Send + 'static,
         R: IntoLuaMulti,
     {
         let name = name.to_string();
@@ -392,7 +456,7 @@ impl<T: 'static> UserDataFields<T> for Registry<T> {
 
     fn add_field_method_get<M, R>(&mut self, name: impl ToString, method: M)
     where
-        M: Fn(&Lua, &T) -> Result<R> + 'static,
+        M: Fn(&Lua, &T) -> Result<R> + Send + 'static,
         R: IntoLua,
     {
         let name = name.to_string();
@@ -402,7 +466,7 @@ impl<T: 'static> UserDataFields<T> for Registry<T> {
 
     fn add_field_method_set<M, A>(&mut self, name: impl ToString, method: M)
     where
-        M: FnMut(&Lua, &mut T, A) -> Result<()> + 'static,
+        M: FnMut(&Lua, &mut T, A) -> Result<()> + Send + 'static,
         A: FromLua,
     {
         let name = name.to_string();
@@ -414,8 +478,8 @@ impl<T: 'static> UserDataFields<T> for Registry<T> {
 impl Lua {
     /// The metatable shared by all userdata of type `T` (built on first use).
     fn userdata_metatable<T: UserData>(&self) -> Result<RawValue> {
-        if let Some(mt) = self.0.ud_metas.borrow().get(&TypeId::of::<T>()) {
-            return Ok(*mt);
+        if let Some(mt) = self.0.ud_meta(TypeId::of::<T>()) {
+            return Ok(mt);
         }
         let mut reg = Registry::<T> {
             methods: Vec::new(),
@@ -460,7 +524,7 @@ impl Lua {
         if reg.getters.is_empty() && user_index.is_none() {
             mt.raw_set("__index", methods)?;
         } else {
-            let getters = Rc::new(reg.getters);
+            let getters = reg.getters;
             let index = move |lua: &Lua, args: MultiValue| -> Result<MultiValue> {
                 let ud = args.front().cloned().unwrap_or(Value::Nil);
                 let key = args.get(1).cloned().unwrap_or(Value::Nil);
@@ -508,7 +572,7 @@ impl Lua {
             let _slot = self.0.root(st, raw);
             Ok::<_, Error>(raw)
         })??;
-        self.0.ud_metas.borrow_mut().insert(TypeId::of::<T>(), raw);
+        self.0.set_ud_meta(TypeId::of::<T>(), raw);
         Ok(raw)
     }
 
@@ -521,7 +585,7 @@ impl Lua {
     /// let ud = lua.create_userdata(Point { x: 1.5 }).unwrap();
     /// assert_eq!(ud.borrow::<Point>().unwrap().x, 1.5);
     /// ```
-    pub fn create_userdata<T: UserData>(&self, data: T) -> Result<AnyUserData> {
+    pub fn create_userdata<T: UserData + Send>(&self, data: T) -> Result<AnyUserData> {
         let mt = self.userdata_metatable::<T>()?;
         self.with_state(|st| {
             let meta = match mt {
@@ -531,7 +595,7 @@ impl Lua {
             let ud = st.heap.alloc(RawUserData {
                 meta: Cell::new(meta),
                 user_values: RefCell::new(Vec::new()),
-                data: RefCell::new(Box::new(RefCell::new(data))),
+                data: RefCell::new(Box::new(UserDataCell::new(data))),
                 finalizer_registered: Cell::new(false),
             });
             AnyUserData(self.new_ref(st, RawValue::UserData(ud)))
@@ -539,7 +603,7 @@ impl Lua {
     }
 }
 
-impl<T: UserData> IntoLua for T {
+impl<T: UserData + Send> IntoLua for T {
     fn into_lua(self, lua: &Lua) -> Result<Value> {
         Ok(Value::UserData(lua.create_userdata(self)?))
     }
@@ -564,13 +628,13 @@ impl AnyUserData {
         self.cell_ptr::<T>().is_ok()
     }
 
-    /// Pointer to the `RefCell<T>` inside the userdata, with the state keeping it alive.
-    fn cell_ptr<T: 'static>(&self) -> Result<(*const RefCell<T>, Lua)> {
+    /// The cell inside the userdata, with the state keeping it alive.
+    fn cell_ptr<T: 'static>(&self) -> Result<(NonNull<UserDataCell<T>>, Lua)> {
         self.0.with_raw(|lua, _, v| match v {
             RawValue::UserData(u) => {
                 let data = u.data.borrow();
-                match data.downcast_ref::<RefCell<T>>() {
-                    Some(cell) => Ok((cell as *const RefCell<T>, lua.clone())),
+                match data.downcast_ref::<UserDataCell<T>>() {
+                    Some(cell) => Ok((NonNull::from(cell), lua.clone())),
                     None => Err(Error::UserDataTypeMismatch),
                 }
             }
@@ -579,7 +643,8 @@ impl AnyUserData {
     }
 
     /// Borrows the value as `&T`. Fails with [`Error::UserDataTypeMismatch`] for another
-    /// type and [`Error::UserDataBorrowError`] while it is mutably borrowed.
+    /// type and [`Error::UserDataBorrowError`] while it is mutably borrowed. `T` must be
+    /// `Sync`: the borrow may be held while another thread runs Lua code reading the value.
     ///
     /// ```
     /// struct N(i32);
@@ -591,18 +656,21 @@ impl AnyUserData {
     /// drop(w);
     /// assert_eq!(ud.borrow::<N>().unwrap().0, 1);
     /// ```
-    pub fn borrow<T: 'static>(&self) -> Result<UserDataRef<T>> {
+    pub fn borrow<T: Sync + 'static>(&self) -> Result<UserDataRef<T>> {
+        self.borrow_shared()
+    }
+
+    /// A shared borrow without the `Sync` bound: for method calls, whose guard never leaves
+    /// the host function (which runs with the state locked).
+    fn borrow_shared<T: 'static>(&self) -> Result<UserDataRef<T>> {
         let (cell, lua) = self.cell_ptr::<T>()?;
-        // SAFETY: the `RefCell<T>` lives in the userdata's boxed payload, which is never
-        // replaced (only this module stores `RefCell<T>` payloads and none reassigns them) and
-        // is freed only when the object is collected or the state dropped. The guard keeps a
-        // clone of this handle (rooting the object) and a strong `Lua` (keeping the heap), and
-        // drops the borrow before them, so the reference outlives neither.
-        let borrow = unsafe { &*cell }
-            .try_borrow()
-            .map_err(|_| Error::UserDataBorrowError)?;
+        // SAFETY: the cell lives in the userdata's boxed payload, which is never replaced
+        // (only this module stores `UserDataCell<T>` payloads and none reassigns them) and is
+        // freed only when the object is collected or the state dropped. The guard keeps a
+        // clone of this handle (rooting the object) and a strong `Lua` (keeping the heap).
+        unsafe { cell.as_ref() }.acquire_shared()?;
         Ok(UserDataRef {
-            borrow,
+            cell,
             _handle: self.clone(),
             _lua: lua,
         })
@@ -623,12 +691,10 @@ impl AnyUserData {
     /// ```
     pub fn borrow_mut<T: 'static>(&self) -> Result<UserDataRefMut<T>> {
         let (cell, lua) = self.cell_ptr::<T>()?;
-        // SAFETY: as in `borrow`.
-        let borrow = unsafe { &*cell }
-            .try_borrow_mut()
-            .map_err(|_| Error::UserDataBorrowMutError)?;
+        // SAFETY: as in `borrow_shared`.
+        unsafe { cell.as_ref() }.acquire_exclusive()?;
         Ok(UserDataRefMut {
-            borrow,
+            cell,
             _handle: self.clone(),
             _lua: lua,
         })
@@ -687,40 +753,73 @@ impl AnyUserData {
 
 /// A shared borrow of a userdata's value.
 pub struct UserDataRef<T: 'static> {
-    // Declared first: dropped before the handle and the state it points into.
-    borrow: Ref<'static, T>,
+    /// Points into the userdata kept alive by the two fields below.
+    cell: NonNull<UserDataCell<T>>,
     _handle: AnyUserData,
     _lua: Lua,
 }
 
+// SAFETY: the guard only gives `&T` (and releases an atomic flag), so moving or sharing it
+// across threads is sharing `&T`, which needs `T: Sync`. The handle and `Lua` it keeps are
+// `Send + Sync`.
+unsafe impl<T: Sync> Send for UserDataRef<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for UserDataRef<T> {}
+
 impl<T> Deref for UserDataRef<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.borrow
+        // SAFETY: the cell is alive (see `AnyUserData::borrow_shared`) and the shared borrow
+        // flag held by this guard excludes `&mut T` until it is dropped.
+        unsafe { &*self.cell.as_ref().value.get() }
+    }
+}
+
+impl<T> Drop for UserDataRef<T> {
+    fn drop(&mut self) {
+        // SAFETY: the cell outlives the guard's fields, which are dropped after this.
+        unsafe { self.cell.as_ref() }.release_shared();
     }
 }
 
 /// An exclusive borrow of a userdata's value.
 pub struct UserDataRefMut<T: 'static> {
-    borrow: RefMut<'static, T>,
+    /// Points into the userdata kept alive by the two fields below.
+    cell: NonNull<UserDataCell<T>>,
     _handle: AnyUserData,
     _lua: Lua,
 }
 
+// SAFETY: the guard is the only access to the `T` while it lives (exclusive flag), so moving
+// it to another thread moves access to the `T`: `T: Send` suffices, as for `&mut T`.
+unsafe impl<T: Send> Send for UserDataRefMut<T> {}
+// SAFETY: through `&UserDataRefMut<T>` only `&T` is reachable, so sharing needs `T: Sync`.
+unsafe impl<T: Sync> Sync for UserDataRefMut<T> {}
+
 impl<T> Deref for UserDataRefMut<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.borrow
+        // SAFETY: the cell is alive and this guard holds the exclusive borrow flag.
+        unsafe { &*self.cell.as_ref().value.get() }
     }
 }
 
 impl<T> DerefMut for UserDataRefMut<T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.borrow
+        // SAFETY: the cell is alive and this guard holds the exclusive borrow flag, so no
+        // other reference to the value exists.
+        unsafe { &mut *self.cell.as_ref().value.get() }
     }
 }
 
-impl<T: 'static> FromLua for UserDataRef<T> {
+impl<T> Drop for UserDataRefMut<T> {
+    fn drop(&mut self) {
+        // SAFETY: the cell outlives the guard's fields, which are dropped after this.
+        unsafe { self.cell.as_ref() }.release_exclusive();
+    }
+}
+
+impl<T: Sync + 'static> FromLua for UserDataRef<T> {
     fn from_lua(v: Value, _: &Lua) -> Result<Self> {
         match v {
             Value::UserData(u) => u.borrow::<T>(),

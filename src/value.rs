@@ -87,6 +87,12 @@ impl fmt::Debug for ValueRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LightUserData(pub *mut std::ffi::c_void);
 
+// SAFETY: a light userdata is an address that Rua stores and compares but never dereferences,
+// so sending or sharing it cannot cause a data race through Rua.
+unsafe impl Send for LightUserData {}
+// SAFETY: as above.
+unsafe impl Sync for LightUserData {}
+
 /// A Lua value held by Rust. Objects (strings, tables, functions, threads, userdata) are
 /// rooted handles: they stay valid while held.
 ///
@@ -711,6 +717,6 @@ impl Lua {
     }
 
     pub(crate) fn owns(&self, r: &ValueRef) -> bool {
-        std::ptr::eq(r.lua.0.as_ptr(), std::rc::Rc::as_ptr(&self.0))
+        std::ptr::eq(r.lua.0.as_ptr(), std::sync::Arc::as_ptr(&self.0))
     }
 }

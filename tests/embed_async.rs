@@ -2,9 +2,9 @@
 //! cancellation by dropping the call's future.
 
 use rua::{Error, Function, Lua};
-use std::cell::Cell;
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn lua_with_sleep() -> Lua {
@@ -173,17 +173,17 @@ async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>)
     out.into_iter().map(|o| o.unwrap()).collect()
 }
 
-struct DropCounter(Rc<Cell<u32>>);
+struct DropCounter(Arc<AtomicU32>);
 impl Drop for DropCounter {
     fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
+        self.0.fetch_add(1, SeqCst);
     }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_a_call_drops_the_host_future_at_once() {
     let lua = Lua::new();
-    let drops = Rc::new(Cell::new(0));
+    let drops = Arc::new(AtomicU32::new(0));
     let d = drops.clone();
     let wait_forever = lua
         .create_async_function(move |_, ()| {
@@ -204,9 +204,9 @@ async fn dropping_a_call_drops_the_host_future_at_once() {
     // Poll once: the call runs until it awaits.
     let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
     assert!(polled.is_pending());
-    assert_eq!(drops.get(), 0);
+    assert_eq!(drops.load(SeqCst), 0);
     drop(call);
-    assert_eq!(drops.get(), 1, "host future dropped with the call");
+    assert_eq!(drops.load(SeqCst), 1, "host future dropped with the call");
     // The state is fine and the cancelled task's thread is released.
     assert_eq!(lua.load("1 + 1").eval::<i32>().unwrap(), 2);
     // Nothing of the cancelled call stays reachable: its locals are collected.
@@ -236,4 +236,234 @@ async fn host_futures_may_call_back_into_lua() {
         lua.load("via_rust(21)").eval_async::<i64>().await.unwrap(),
         42
     );
+}
+
+/// Runs `futs` concurrently on the current task, recording the order in which they finish.
+async fn finishing_order<F: std::future::Future<Output = ()>>(futs: Vec<(usize, F)>) -> Vec<usize> {
+    let order = std::sync::Mutex::new(Vec::new());
+    futures_join_all(futs.into_iter().map(|(i, f)| {
+        let order = &order;
+        async move {
+            f.await;
+            order.lock().unwrap().push(i);
+        }
+    }))
+    .await;
+    order.into_inner().unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_script_does_not_starve_a_sleeping_one() {
+    let lua = lua_with_sleep();
+    // Polled first, so without fuel slices it would run to completion before the sleeper's
+    // timer is even looked at.
+    let busy = lua.load("local x = 0 for i = 1, 20000000 do x = x + i % 7 end return x");
+    let sleeper = lua.load("return sleep(2, 'awake')");
+    let busy = async {
+        let v: i64 = busy.eval_async().await.unwrap();
+        assert_eq!(v, (1..=20_000_000i64).map(|i| i % 7).sum::<i64>());
+    };
+    let sleeper = async {
+        let v: String = sleeper.eval_async().await.unwrap();
+        assert_eq!(v, "awake");
+    };
+    let order = finishing_order(vec![
+        (
+            0,
+            Box::pin(busy) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+        ),
+        (1, Box::pin(sleeper)),
+    ])
+    .await;
+    assert_eq!(
+        order,
+        vec![1, 0],
+        "the sleeper finishes while the busy loop runs"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn preempted_calls_keep_their_state_across_slices() {
+    let lua = lua_with_sleep();
+    // Coroutines, pcall and metamethods span many slices; results must be exact.
+    let src = r#"
+        local co = coroutine.wrap(function()
+            for i = 1, 30000 do coroutine.yield(i) end
+        end)
+        local sum = 0
+        for _ = 1, 30000 do sum = sum + co() end
+        local ok, inner = pcall(function()
+            local t = setmetatable({}, {__index = function(_, k) return k * 2 end})
+            local s = 0
+            for i = 1, 30000 do s = s + t[i] end
+            return s
+        end)
+        local strs = {}
+        for i = 1, 2000 do strs[#strs + 1] = tostring(i) end
+        return sum, ok, inner, #table.concat(strs)
+    "#;
+    let calls = (0..3).map(|_| lua.load(src).eval_async::<(i64, bool, i64, i64)>());
+    for r in futures_join_all(calls).await {
+        assert_eq!(r.unwrap(), (450015000, true, 900030000, 6893));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn instruction_limit_still_applies_to_async_calls() {
+    let lua = lua_with_sleep();
+    lua.set_instruction_limit(Some(200_000)).unwrap();
+    let e = lua
+        .load("while true do pcall(function() while true do end end) end")
+        .exec_async()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InstructionLimitExceeded), "{e}");
+    // A script under the limit spans several slices and completes.
+    lua.set_instruction_limit(Some(200_000)).unwrap();
+    let v: i64 = lua
+        .load("local x = 0 for i = 1, 40000 do x = x + 1 end return x")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, 40000);
+    lua.set_instruction_limit(None).unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancelling_a_call_runs_close_handlers_and_closes_upvalues() {
+    let lua = lua_with_sleep();
+    let wait_forever = lua
+        .create_async_function(|_, ()| async move {
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .unwrap();
+    lua.globals().set("wait_forever", wait_forever).unwrap();
+    let f: Function = lua
+        .load(
+            r#"
+            log = {}
+            local function closer(name)
+                return setmetatable({}, {__close = function(_, e)
+                    log[#log + 1] = name .. ':' .. tostring(e)
+                    -- Awaiting is not allowed while a cancelled call unwinds.
+                    local ok, err = pcall(sleep, 1, 'x')
+                    log[#log + 1] = name .. ' await ' .. tostring(ok) .. ' ' .. tostring(err)
+                end})
+            end
+            return function()
+                local outer <close> = closer('outer')
+                local x = 'outer value'
+                get_x = function() return x end
+                co = coroutine.create(function()
+                    local inner <close> = closer('inner')
+                    local y = 'inner value'
+                    get_y = function() return y end
+                    pcall(wait_forever)
+                end)
+                coroutine.resume(co)
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(f.call_async::<()>(()));
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(polled.is_pending());
+    assert_eq!(lua.load("#log").eval::<i64>().unwrap(), 0);
+    drop(call);
+    let log: Vec<String> = lua.load("log").eval().unwrap();
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log[0], "inner:cancelled");
+    assert!(
+        log[1].starts_with("inner await false attempt to await an async host function"),
+        "{}",
+        log[1]
+    );
+    assert_eq!(log[2], "outer:cancelled");
+    assert!(log[3].starts_with("outer await false"), "{}", log[3]);
+    // Upvalues of both threads were closed before their stacks were released.
+    let (x, y): (String, String) = lua.load("get_x(), get_y()").eval().unwrap();
+    assert_eq!((x.as_str(), y.as_str()), ("outer value", "inner value"));
+    // The coroutine died with the cancellation error.
+    let (status, ok, err): (String, bool, String) = lua
+        .load("return coroutine.status(co), coroutine.close(co)")
+        .eval()
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), ok, err.as_str()),
+        ("dead", false, "cancelled")
+    );
+    // The state keeps working, also for async calls.
+    assert_eq!(
+        lua.load("sleep(1, 5)").eval_async::<i64>().await.unwrap(),
+        5
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancelling_a_preempted_call_runs_its_close_handlers() {
+    let lua = Lua::new();
+    let f: Function = lua
+        .load(
+            r#"
+            closed = nil
+            return function()
+                local guard <close> = setmetatable({}, {__close = function(_, e) closed = tostring(e) end})
+                while true do end
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(f.call_async::<()>(()));
+    // A few slices of the infinite loop.
+    for _ in 0..3 {
+        let p = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        assert!(p.is_pending());
+    }
+    drop(call);
+    assert_eq!(
+        lua.globals()
+            .get::<Option<String>>("closed")
+            .unwrap()
+            .as_deref(),
+        Some("cancelled")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn values_in_flight_survive_collections_between_slices() {
+    // Slices end at arbitrary instructions, e.g. between VARARG and the CALL consuming its
+    // values (which lie above the frame's registers). Another task collecting garbage while
+    // the first is suspended must not lose them.
+    let lua = Lua::new();
+    let src = r#"
+        local function count(...)
+            local t = {...}
+            local s = 0
+            for i = 1, #t do s = s + t[i][1] end
+            return s
+        end
+        local function pass(...) return count(...) end
+        local args = {}
+        for i = 1, 60 do args[i] = {i} end
+        local total = 0
+        for _ = 1, 100000 do total = total + pass(table.unpack(args)) end
+        return total
+    "#;
+    let collector = async {
+        let f: Function = lua
+            .load("return function() for i = 1, 3000 do collectgarbage() for j = 1, 3000 do end end end")
+            .eval()
+            .unwrap();
+        f.call_async::<()>(()).await.unwrap();
+    };
+    let worker = async {
+        let v: i64 = lua.load(src).eval_async().await.unwrap();
+        assert_eq!(v, 100_000 * (60 * 61 / 2));
+    };
+    let futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
+        vec![Box::pin(worker), Box::pin(collector)];
+    futures_join_all(futs.into_iter()).await;
 }

@@ -402,14 +402,14 @@ fn registry_keys_and_foreign_handles() {
 
 #[test]
 fn closures_capturing_handles_do_not_leak_the_state() {
-    struct DropFlag(std::rc::Rc<std::cell::Cell<bool>>);
+    struct DropFlag(std::sync::Arc<std::sync::atomic::AtomicBool>);
     impl Drop for DropFlag {
         fn drop(&mut self) {
-            self.0.set(true);
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
     impl rua::UserData for DropFlag {}
-    let dropped = std::rc::Rc::new(std::cell::Cell::new(false));
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let lua = Lua::new();
         let t = lua.create_table().unwrap();
@@ -422,7 +422,7 @@ fn closures_capturing_handles_do_not_leak_the_state() {
         lua.load("f()").exec().unwrap();
     }
     assert!(
-        dropped.get(),
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
         "state freed (its userdata dropped) with the last Lua handle"
     );
 }

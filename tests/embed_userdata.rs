@@ -132,20 +132,20 @@ async fn async_methods() {
 
 #[test]
 fn userdata_values_are_dropped_by_the_collector() {
-    use std::cell::Cell;
-    use std::rc::Rc;
-    struct Tracked(Rc<Cell<u32>>);
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    struct Tracked(Arc<AtomicU32>);
     impl Drop for Tracked {
         fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
+            self.0.fetch_add(1, SeqCst);
         }
     }
     impl UserData for Tracked {}
     let lua = Lua::new();
-    let drops = Rc::new(Cell::new(0));
+    let drops = Arc::new(AtomicU32::new(0));
     for _ in 0..10 {
         lua.create_userdata(Tracked(drops.clone())).unwrap();
     }
     lua.gc_collect().unwrap();
-    assert_eq!(drops.get(), 10);
+    assert_eq!(drops.load(SeqCst), 10);
 }

@@ -28,6 +28,19 @@ fn alloc_debt_take() -> usize {
     ALLOC_DEBT.with(|d| d.replace(0))
 }
 
+/// Replaces this thread's pending allocation debt with `bytes` and returns the old value.
+///
+/// The debt recorded by [`alloc_debt_add`] is thread-local scratch that belongs to whichever
+/// heap is running on the thread. An embedder that runs a heap on several threads (one at a
+/// time) brackets every entry: it saves the thread's debt with `alloc_debt_swap(0)`, runs the
+/// heap, hands what accumulated to that heap with [`Heap::add_debt`]
+/// (`heap.add_debt(alloc_debt_swap(saved))`), so the scratch is back to what it was and no
+/// debt is left behind on the thread the heap leaves, nor charged to another heap.
+#[inline]
+pub fn alloc_debt_swap(bytes: usize) -> usize {
+    ALLOC_DEBT.with(|d| d.replace(bytes))
+}
+
 /// The mark phase's work list.
 pub struct Tracer {
     gray: Vec<NonNull<dyn Erased>>,
@@ -98,6 +111,12 @@ impl Heap {
     pub fn bytes(&mut self) -> usize {
         self.bytes += alloc_debt_take();
         self.bytes
+    }
+
+    /// Charges `bytes` of growth of existing objects to this heap (see [`alloc_debt_swap`]).
+    #[inline]
+    pub fn add_debt(&mut self, bytes: usize) {
+        self.bytes = self.bytes.wrapping_add(bytes);
     }
 
     /// Number of live (not yet swept) objects.

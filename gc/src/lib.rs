@@ -18,5 +18,5 @@
 mod heap;
 mod ptr;
 
-pub use heap::{alloc_debt_add, Heap, Tracer};
+pub use heap::{alloc_debt_add, alloc_debt_swap, Heap, Tracer};
 pub use ptr::{Gc, Trace};

@@ -531,22 +531,22 @@ impl NumReader {
     }
 }
 
-thread_local! {
-    /// Every file handle created on this thread, for [`flush_all`].
-    static OPEN_FILES: RefCell<Vec<Weak<RefCell<FileInner>>>> = const { RefCell::new(Vec::new()) };
-}
+/// Every file handle a state created, for [`flush_all`]. Kept in the state (not in a
+/// thread-local) so that a state moved to another thread takes its list along and no thread
+/// holds references into another thread's state.
+#[derive(Default)]
+pub struct OpenFiles(Vec<Weak<RefCell<FileInner>>>);
 
-/// Flushes the output buffers of every open file (used by `os.exit`, which skips destructors).
-pub fn flush_all() {
-    OPEN_FILES.with(|files| {
-        for w in files.borrow().iter() {
-            if let Some(f) = w.upgrade() {
-                if let Ok(mut f) = f.try_borrow_mut() {
-                    let _ = f.flush();
-                }
+/// Flushes the output buffers of every open file of the state (used by `os.exit`, which skips
+/// destructors, and before running a subprocess).
+pub fn flush_all(st: &State) {
+    for w in st.open_files.0.iter() {
+        if let Some(f) = w.upgrade() {
+            if let Ok(mut f) = f.try_borrow_mut() {
+                let _ = f.flush();
             }
         }
-    });
+    }
 }
 
 /// The payload of a file-handle userdata.
@@ -555,13 +555,11 @@ pub struct LuaFile(Rc<RefCell<FileInner>>);
 /// Wraps a stream in a new file-handle userdata.
 fn new_file(st: &mut State, inner: FileInner) -> Value {
     let rc = Rc::new(RefCell::new(inner));
-    OPEN_FILES.with(|files| {
-        let mut files = files.borrow_mut();
-        if files.len() >= 64 && files.len().is_power_of_two() {
-            files.retain(|w| w.strong_count() > 0);
-        }
-        files.push(Rc::downgrade(&rc));
-    });
+    let files = &mut st.open_files.0;
+    if files.len() >= 64 && files.len().is_power_of_two() {
+        files.retain(|w| w.strong_count() > 0);
+    }
+    files.push(Rc::downgrade(&rc));
     let mt = match st.get_field(st.registry, FILEHANDLE) {
         Value::Table(t) => Some(t),
         _ => None,
@@ -749,7 +747,7 @@ fn io_popen(ctx: &mut Ctx) -> LuaResult<Action> {
         return Err(ctx.arg_error(2, "invalid mode"));
     }
     let _ = io::stdout().flush();
-    flush_all();
+    flush_all(ctx.st);
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(c_path(prog.as_bytes()));
     let reading = mode == b"r";

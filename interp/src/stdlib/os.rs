@@ -176,7 +176,7 @@ fn execute(ctx: &mut Ctx) -> LuaResult<Action> {
     };
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    crate::stdlib::io::flush_all();
+    crate::stdlib::io::flush_all(ctx.st);
     let status = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(os_str(cmd.as_bytes()))
@@ -195,7 +195,7 @@ fn exit(ctx: &mut Ctx) -> LuaResult<Action> {
     if ctx.arg(2).truthy() {
         ctx.st.finalize_all();
     }
-    crate::stdlib::io::flush_all();
+    crate::stdlib::io::flush_all(ctx.st);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

@@ -4,6 +4,12 @@
 //! state only while the VM runs, and polls an awaited host future with the state *not*
 //! borrowed, so the future may itself use the state and many tasks of one state can await
 //! concurrently. A coroutine resumed inside a task that awaits makes the whole task pending.
+//!
+//! Each resumption runs for a bounded slice of instructions ([`Task::set_fuel`], by default
+//! [`DEFAULT_FUEL`]); when the slice runs out the task is suspended ([`TaskStep::Preempted`])
+//! and its future wakes itself and returns `Pending`, so a busy script cannot starve the other
+//! tasks of its executor. While a slice runs the state uses the hooked dispatch loop (the same
+//! mechanism as the instruction limit, see `vm::limits`).
 
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
@@ -17,12 +23,20 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+/// The error value the threads of a cancelled task die with.
+pub const CANCELLED_MSG: &str = "cancelled";
+
+/// Instructions a task runs per resumption unless told otherwise.
+pub const DEFAULT_FUEL: u64 = 10_000;
+
 /// One call running on its own Lua thread.
 pub struct Task {
     thread: Gc<Thread>,
     started: bool,
-    /// Thread that was running when the task suspended on an await.
+    /// Thread that was running when the task suspended on an await or was preempted.
     awaiting: Option<Gc<Thread>>,
+    /// Instructions per resumption (`None`: run until the call finishes or awaits).
+    fuel: Option<u64>,
     pending: Option<HostFuture>,
     completion: Option<Completion>,
     done: bool,
@@ -35,12 +49,19 @@ impl Task {
     pub fn set_completion(&mut self, c: Completion) {
         self.completion = Some(c);
     }
+
+    /// Sets the instructions run per resumption (`None`: no preemption, the fast loop runs).
+    pub fn set_fuel(&mut self, fuel: Option<u64>) {
+        self.fuel = fuel;
+    }
 }
 
 /// Outcome of running a task for a while.
 pub enum TaskStep {
     Done(LuaResult<Vec<Value>>),
     Pending(HostFuture),
+    /// The fuel slice ran out: resume again (after letting other tasks run).
+    Preempted,
 }
 
 impl State {
@@ -59,6 +80,7 @@ impl State {
             thread: th,
             started: false,
             awaiting: None,
+            fuel: Some(DEFAULT_FUEL),
             pending: None,
             completion: None,
             done: false,
@@ -71,17 +93,16 @@ impl State {
         let prev_async = self.in_async;
         self.in_async = true;
         let th = task.thread;
+        let cur = task.awaiting.take().unwrap_or(th);
+        // Set by a preemption to keep the suspended stack alive (see `Flow::Preempt`).
+        cur.data().gc_top = None;
+        // Set the running thread first: the slice's hook mask is computed for it.
+        self.set_current(cur);
+        let slice = task.fuel.map(|f| self.begin_slice(f));
         let r = if !task.started {
             task.started = true;
-            self.set_current(th);
             self.run_call(0, -1)
-        } else {
-            let cur = task.awaiting.take().unwrap_or(th);
-            self.set_current(cur);
-            let completion = task
-                .completion
-                .take()
-                .expect("task resumed without completion");
+        } else if let Some(completion) = task.completion.take() {
             let flow = self.apply_completion(completion);
             let flow = match flow {
                 Ok(f) => Ok(f),
@@ -91,9 +112,16 @@ impl State {
                 Ok(Flow::Continue) => self.run(th, 0),
                 Ok(Flow::Exit(n)) => Ok(RunExit::Done(n)),
                 Ok(Flow::Await(f)) => Ok(RunExit::Await(f)),
+                Ok(Flow::Preempt) => Ok(RunExit::Preempt),
                 Err(e) => Err(e),
             }
+        } else {
+            // Preempted last time: continue where the loop stopped.
+            self.run(th, 0)
         };
+        if let Some(saved) = slice {
+            self.end_slice(saved);
+        }
         let step = match r {
             Ok(RunExit::Done(n)) => {
                 let vals = th.data().stack[..n].to_vec();
@@ -102,6 +130,10 @@ impl State {
             Ok(RunExit::Await(f)) => {
                 task.awaiting = Some(self.current);
                 TaskStep::Pending(f)
+            }
+            Ok(RunExit::Preempt) => {
+                task.awaiting = Some(self.current);
+                TaskStep::Preempted
             }
             Err(e) => TaskStep::Done(Err(e)),
         };
@@ -135,16 +167,67 @@ impl State {
         self.task_threads.retain(|t| !Gc::ptr_eq(*t, th));
     }
 
-    /// Forgets a task that will not be polled again (its future was dropped).
+    /// Cancels a task that will not be polled again (its future was dropped): the host future
+    /// it awaited (if still held) is dropped, then every thread of the task, from the one that
+    /// suspended back through its resumers to the task's own thread, closes its upvalues and
+    /// runs its pending `__close` handlers with the error [`CANCELLED_MSG`], and dies with
+    /// that error; the task's thread is released. Handlers run as nested calls: an await in
+    /// them fails, and their errors are dropped (nobody is left to receive them).
     pub fn cancel_task(&mut self, task: &mut Task) {
-        if !task.done {
-            task.done = true;
-            task.pending = None;
-            let th = task.thread;
-            th.data().frames.clear();
-            th.data().stack.clear();
-            self.finish_task(th);
+        if task.done {
+            return;
         }
+        task.done = true;
+        task.pending = None;
+        task.completion = None;
+        let th = task.thread;
+        let mut chain = Vec::new();
+        if task.started {
+            let mut t = task.awaiting.take().unwrap_or(th);
+            loop {
+                chain.push(t);
+                if Gc::ptr_eq(t, th) {
+                    break;
+                }
+                match t.data().resumer {
+                    Some(r) => t = r,
+                    None => {
+                        // Not reached from the task's thread (cannot happen): still close it.
+                        chain.push(th);
+                        break;
+                    }
+                }
+            }
+        }
+        let prev = self.current;
+        let prev_async = self.in_async;
+        self.in_async = false;
+        // Innermost first. Each outer thread stays intact (and keeps the inner ones reachable
+        // from its stack) until its own turn.
+        for &t in &chain {
+            self.set_current(t);
+            t.data().gc_top = None;
+            t.data().status = ThreadStatus::Running;
+            // (Rooted by `close_for_error` while handlers run, then by the thread.)
+            let mut e = self.error_str(CANCELLED_MSG);
+            self.close_for_error(t, 0, &mut e);
+            let d = t.data();
+            d.frames.clear();
+            d.stack.clear();
+            d.tbc.clear();
+            d.close_upvals(0);
+            d.status = ThreadStatus::Dead;
+            d.resumer = None;
+            d.nny = 0;
+            d.pending_conts = 0;
+            d.resume_depth = 0;
+            d.error = Some(e.value());
+        }
+        self.set_current(prev);
+        self.in_async = prev_async;
+        th.data().frames.clear();
+        th.data().stack.clear();
+        self.finish_task(th);
     }
 }
 
@@ -181,6 +264,10 @@ impl Future for TaskFuture {
             match step {
                 TaskStep::Done(r) => return Poll::Ready(r),
                 TaskStep::Pending(f) => this.task.pending = Some(f),
+                TaskStep::Preempted => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
     }

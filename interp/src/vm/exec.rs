@@ -33,6 +33,9 @@ pub enum Flow {
     Exit(usize),
     /// A native awaits a host future; the run is suspended.
     Await(HostFuture),
+    /// The fuel slice of an async task ran out at the task's own level of the loop; the run
+    /// is suspended with the top frame's pc at the next instruction (see `vm::limits`).
+    Preempt,
 }
 
 /// A few values in transit between two threads' stacks (resume arguments, yielded values),
@@ -70,6 +73,8 @@ impl std::ops::Deref for ValueBuf {
 pub enum RunExit {
     Done(usize),
     Await(HostFuture),
+    /// The fuel slice ran out; run the loop again to continue.
+    Preempt,
 }
 
 impl State {
@@ -105,6 +110,7 @@ impl State {
         let r = match self.run_call_with(func, nresults, mode) {
             Ok(RunExit::Done(n)) => Ok(n),
             Ok(RunExit::Await(_)) => unreachable!("awaits are refused in nested runs"),
+            Ok(RunExit::Preempt) => unreachable!("nested runs are not preempted"),
             Err(e) => Err(e),
         };
         th.data().nny -= 1;
@@ -123,6 +129,7 @@ impl State {
         match self.run_call_with(func, nresults, RetMode::Base)? {
             RunExit::Done(n) => Ok(n),
             RunExit::Await(_) => unreachable!("awaits are refused in nested runs"),
+            RunExit::Preempt => unreachable!("nested runs are not preempted"),
         }
     }
 
@@ -153,6 +160,7 @@ impl State {
         match flow {
             Flow::Exit(n) => Ok(RunExit::Done(n)),
             Flow::Await(f) => Ok(RunExit::Await(f)),
+            Flow::Preempt => Ok(RunExit::Preempt),
             Flow::Continue => self.run(base_thread, base_depth),
         }
     }
@@ -169,6 +177,7 @@ impl State {
                 Flow::Continue => continue,
                 Flow::Exit(n) => return Ok(RunExit::Done(n)),
                 Flow::Await(f) => return Ok(RunExit::Await(f)),
+                Flow::Preempt => return Ok(RunExit::Preempt),
             }
         }
     }
@@ -745,7 +754,7 @@ impl State {
     /// Closes upvalues and calls pending `__close` handlers at stack level `>= level` after an
     /// error. Each handler receives the current error; an error raised by a handler replaces
     /// it. The error value is rooted while handlers run (they may collect garbage).
-    fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &mut LuaError) {
+    pub(crate) fn close_for_error(&mut self, th: Gc<Thread>, level: usize, e: &mut LuaError) {
         th.data().close_upvals(level);
         while let Some(&slot) = th.data().tbc.last() {
             if slot < level {
@@ -759,9 +768,16 @@ impl State {
                 let t = self.type_name_for_msg(tm);
                 *e = self.error_str(&format!("attempt to call a {} value", t));
             } else {
+                let slot = self.roots.len();
                 self.roots.push(e.value());
                 let r = self.call_value(tm, &[v, e.value()], 0);
-                self.roots.pop();
+                // The handler may have rooted values of its own above ours (an embedder's
+                // root slots): only pop our slot if it is still the last one.
+                if self.roots.len() == slot + 1 {
+                    self.roots.pop();
+                } else {
+                    self.roots[slot] = Value::Nil;
+                }
                 match r {
                     // An uncatchable error is never replaced by a handler's error.
                     Err(e2) if !e.is_uncatchable() => *e = e2,
@@ -1040,7 +1056,19 @@ impl State {
                 // SAFETY: `ip` points at an instruction, so one past it is in bounds.
                 ip = unsafe { ip.add(1) };
                 savepc!();
-                self.limit_slow()?;
+                if self.limit_slow()? {
+                    // Suspend before this instruction: it runs when the task is resumed.
+                    // SAFETY: undoes the `add(1)` above.
+                    ip = unsafe { ip.sub(1) };
+                    savepc!();
+                    // Values in flight between a multi-result producer and its consumer may
+                    // lie above the frame's registers: keep the whole stack alive while the
+                    // task is suspended (collections of other tasks run meanwhile). The
+                    // driver clears this when it resumes or cancels the task.
+                    let d = th.data();
+                    d.gc_top = Some(d.stack.len());
+                    return Ok(Flow::Preempt);
+                }
                 check_mode!();
                 reload!();
                 // SAFETY: reload! set ip one past the current instruction.

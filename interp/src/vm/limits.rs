@@ -18,9 +18,17 @@
 //!   ([`State::reserve_memory`]); other allocations are checked right after, at the next
 //!   safepoint.
 //!
-//! Enforcement costs nothing when no limit is set: with a limit the state runs the hooked
-//! instance of the dispatch loop (the [`crate::vm::debughook::HOOK_LIMIT`] bit of `hook_mask`), which calls
-//! [`State::limit_tick`] before each instruction.
+//! * **Fuel slices** ([`State::begin_slice`]): the async driver runs a task for a bounded
+//!   number of instructions, then suspends it so that other tasks on the executor get a turn.
+//!   A slice reuses the instruction budget: `instr_left` becomes the slice's fuel and the rest
+//!   of the budget is held back in `reserve`. When the fuel runs out at the task's own level of
+//!   the loop (not inside a nested run, which cannot suspend) the loop exits with
+//!   [`Flow::Preempt`](crate::vm::exec::Flow::Preempt); inside a nested run it refills from the
+//!   reserve and checks again later. The real limit is reached only when the reserve is empty.
+//!
+//! Enforcement costs nothing when no limit is set: with a limit (or a slice) the state runs the
+//! hooked instance of the dispatch loop (the [`crate::vm::debughook::HOOK_LIMIT`] bit of
+//! `hook_mask`), which calls [`State::limit_tick`] before each instruction.
 
 use crate::stdlib::pattern::MatchLimits;
 use crate::vm::error::ErrorKind;
@@ -39,6 +47,19 @@ pub struct Limits {
     pub(crate) instr_left: u64,
     /// Heap bytes allowed (`usize::MAX` without a limit).
     pub(crate) memory: usize,
+    /// Instruction budget held back while a fuel slice runs (`instr_left` is the slice's fuel).
+    pub(crate) reserve: u64,
+    /// While a fuel slice runs: the `c_depth` of the task's own loop (where it may suspend).
+    pub(crate) slice: Option<u32>,
+}
+
+/// Fuel of a slice refilled inside nested runs, which cannot suspend.
+const NESTED_REFILL: u64 = 1000;
+
+/// Limit state saved by [`State::begin_slice`], restored by [`State::end_slice`].
+pub struct SliceSaved {
+    reserve: u64,
+    slice: Option<u32>,
 }
 
 impl Default for Limits {
@@ -47,6 +68,8 @@ impl Default for Limits {
             instructions: None,
             instr_left: u64::MAX,
             memory: usize::MAX,
+            reserve: 0,
+            slice: None,
         }
     }
 }
@@ -56,8 +79,43 @@ impl State {
     /// threads of the state. Setting it again restarts the count, which also makes a state
     /// whose budget ran out usable again.
     pub fn set_instruction_limit(&mut self, limit: Option<u64>) {
-        self.sandbox.instructions = limit;
-        self.sandbox.instr_left = limit.unwrap_or(u64::MAX);
+        let l = &mut self.sandbox;
+        l.instructions = limit;
+        if l.slice.is_some() {
+            // The whole new budget is held back; the slice continues from it (see
+            // `limit_slow`).
+            l.reserve = limit.unwrap_or(u64::MAX);
+            l.instr_left = 0;
+        } else {
+            l.instr_left = limit.unwrap_or(u64::MAX);
+        }
+        self.refresh_hook_mask();
+    }
+
+    /// Starts a fuel slice: the loop at the current nesting level suspends with
+    /// `Flow::Preempt` after about `fuel` instructions. Pair with [`State::end_slice`].
+    pub fn begin_slice(&mut self, fuel: u64) -> SliceSaved {
+        let l = &mut self.sandbox;
+        let saved = SliceSaved {
+            reserve: l.reserve,
+            slice: l.slice,
+        };
+        let take = l.instr_left.min(fuel);
+        l.reserve = l.reserve.saturating_add(l.instr_left - take);
+        l.instr_left = take;
+        l.slice = Some(self.c_depth);
+        self.refresh_hook_mask();
+        saved
+    }
+
+    /// Ends the slice begun by the [`State::begin_slice`] that returned `saved`: unused fuel
+    /// goes back to the budget.
+    pub fn end_slice(&mut self, saved: SliceSaved) {
+        let l = &mut self.sandbox;
+        let held = l.reserve.saturating_sub(saved.reserve);
+        l.instr_left = l.instr_left.saturating_add(held);
+        l.reserve = saved.reserve.min(l.reserve);
+        l.slice = saved.slice;
         self.refresh_hook_mask();
     }
 
@@ -68,7 +126,9 @@ impl State {
 
     /// Instructions left before the limit is reached (`None` without a limit).
     pub fn instructions_remaining(&self) -> Option<u64> {
-        self.sandbox.instructions.map(|_| self.sandbox.instr_left)
+        let l = &self.sandbox;
+        l.instructions
+            .map(|_| l.instr_left.saturating_add(l.reserve))
     }
 
     /// Sets (or with `None` removes) the bound on heap bytes.
@@ -86,7 +146,9 @@ impl State {
     /// `true` when some limit needs the hooked loop.
     #[inline]
     pub(crate) fn limits_active(&self) -> bool {
-        self.sandbox.instructions.is_some() || self.sandbox.memory != usize::MAX
+        self.sandbox.instructions.is_some()
+            || self.sandbox.memory != usize::MAX
+            || self.sandbox.slice.is_some()
     }
 
     /// The error raised when the instruction budget is exhausted.
@@ -114,20 +176,33 @@ impl State {
         l.memory != usize::MAX && self.heap.bytes() > l.memory
     }
 
-    /// The slow path of [`State::limit_tick`]: raises the instruction-limit error, or collects
-    /// and raises "not enough memory" if that did not bring the heap under the limit. The
-    /// caller must be at a safepoint with every live value rooted.
+    /// The slow path of [`State::limit_tick`]: returns `true` when a fuel slice ran out where
+    /// the loop may suspend; raises the instruction-limit error, or collects and raises "not
+    /// enough memory" if that did not bring the heap under the limit. The caller must be at a
+    /// safepoint with every live value rooted.
     #[cold]
     #[inline(never)]
-    pub(crate) fn limit_slow(&mut self) -> LuaResult<()> {
-        if self.sandbox.instr_left == 0 {
+    pub(crate) fn limit_slow(&mut self) -> LuaResult<bool> {
+        let l = &mut self.sandbox;
+        if l.instr_left == 0 {
+            if let Some(depth) = l.slice {
+                if l.reserve > 0 {
+                    if depth == self.c_depth {
+                        return Ok(true);
+                    }
+                    let take = l.reserve.min(NESTED_REFILL);
+                    l.reserve -= take;
+                    l.instr_left = take;
+                    return self.enforce_memory_limit(0).map(|_| false);
+                }
+            }
             if self.sandbox.instructions.is_some() {
                 return Err(self.instruction_limit_error());
             }
             // No limit: the "unlimited" budget was merely used up by 2^64 instructions.
             self.sandbox.instr_left = u64::MAX;
         }
-        self.enforce_memory_limit(0)
+        self.enforce_memory_limit(0).map(|_| false)
     }
 
     /// Charges `n` instruction-equivalents of library work; fails when the budget runs out.
@@ -136,6 +211,12 @@ impl State {
         let l = &mut self.sandbox;
         if l.instr_left >= n {
             l.instr_left -= n;
+            Ok(())
+        } else if l.slice.is_some() && l.instr_left.saturating_add(l.reserve) >= n {
+            // Library work overdraws the slice from the held-back budget; the loop suspends
+            // at its next instruction.
+            l.reserve -= n - l.instr_left;
+            l.instr_left = 0;
             Ok(())
         } else if l.instructions.is_none() {
             l.instr_left = u64::MAX;
@@ -237,5 +318,45 @@ mod tests {
         assert!(e.is_uncatchable());
         assert_eq!(e.message(), INSTRUCTION_LIMIT_MSG);
         assert_eq!(st.instructions_remaining(), Some(0));
+    }
+
+    #[test]
+    fn slices_hold_back_the_budget_and_give_it_back() {
+        let mut st = State::new_bare();
+        // Without a limit: the slice alone turns the hooked loop on, and off again after.
+        let saved = st.begin_slice(100);
+        assert_ne!(st.hook_mask & HOOK_LIMIT, 0);
+        assert_eq!(st.sandbox.instr_left, 100);
+        st.end_slice(saved);
+        assert_eq!(st.hook_mask & HOOK_LIMIT, 0);
+        assert_eq!(st.sandbox.instr_left, u64::MAX);
+        // With a limit: fuel comes out of the budget; library work may overdraw the slice
+        // from the reserve, but not the budget.
+        st.set_instruction_limit(Some(1000));
+        let saved = st.begin_slice(100);
+        assert_eq!(st.instructions_remaining(), Some(1000));
+        assert!(st.charge_instructions(150).is_ok());
+        assert_eq!(st.sandbox.instr_left, 0);
+        assert_eq!(st.instructions_remaining(), Some(850));
+        // Out of fuel at the slice's own level: suspend, no error.
+        assert!(st.limit_slow().unwrap());
+        st.end_slice(saved);
+        assert_eq!(st.instructions_remaining(), Some(850));
+        // A budget smaller than the fuel: the real limit error, not a suspension.
+        st.set_instruction_limit(Some(10));
+        let saved = st.begin_slice(100);
+        assert!(st.charge_instructions(10).is_ok());
+        assert!(st.limit_slow().is_err());
+        st.end_slice(saved);
+        // Out of fuel inside a nested run: refilled from the reserve instead.
+        st.set_instruction_limit(None);
+        let saved = st.begin_slice(5);
+        st.sandbox.instr_left = 0;
+        st.c_depth += 1;
+        assert!(!st.limit_slow().unwrap());
+        assert_eq!(st.sandbox.instr_left, NESTED_REFILL);
+        st.c_depth -= 1;
+        st.end_slice(saved);
+        assert_eq!(st.sandbox.slice, None);
     }
 }

@@ -154,6 +154,8 @@ pub struct State {
     pub iterators: BuiltinIterators,
     /// Reusable byte buffer for building strings (concatenation).
     pub(crate) scratch: Vec<u8>,
+    /// File handles opened by the `io` library (flushed by `os.exit`).
+    pub open_files: crate::stdlib::io::OpenFiles,
 }
 
 /// Natives the VM recognises by identity.
@@ -231,6 +233,7 @@ impl State {
             sandbox: limits::Limits::default(),
             iterators: BuiltinIterators::default(),
             scratch: Vec::new(),
+            open_files: Default::default(),
         };
         registry.set_int(1, Value::Thread(main_thread));
         registry.set_int(2, Value::Table(globals));

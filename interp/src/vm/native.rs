@@ -18,11 +18,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// Completion of an awaited host future: runs with the state borrowed and returns the
-/// native's final action (usually `Return`).
-pub type Completion = Box<dyn FnOnce(&mut Ctx<'_>) -> LuaResult<Action>>;
+/// native's final action (usually `Return`). `Send`, like [`HostFuture`], so that an embedder
+/// can drive tasks on a multi-threaded executor.
+pub type Completion = Box<dyn FnOnce(&mut Ctx<'_>) -> LuaResult<Action> + Send>;
 
-/// A pending host future.
-pub type HostFuture = Pin<Box<dyn Future<Output = Completion>>>;
+/// A pending host future. It is polled with the state *not* borrowed, possibly on another
+/// thread than the one that created it, so it must be `Send`.
+pub type HostFuture = Pin<Box<dyn Future<Output = Completion> + Send>>;
 
 /// Outcome reported to a continuation.
 pub enum CallStatus {
