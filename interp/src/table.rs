@@ -722,7 +722,7 @@ mod tests {
     use super::*;
 
     /// A table in a throwaway heap (leaked: these tests hold no other objects).
-    fn new_table() -> Gc<Table> {
+    pub(super) fn new_table() -> Gc<Table> {
         let heap = Box::leak(Box::new(Heap::new()));
         Table::alloc(heap, 0, 0)
     }
@@ -783,6 +783,7 @@ mod tests {
 
 #[cfg(test)]
 mod regression_tests {
+    use super::tests::new_table;
     use super::*;
 
     /// A key that the sizing places in the array part beyond the current contents must not
