@@ -376,10 +376,12 @@ impl Inner {
 impl Table {
     /// A new table in `heap` with room for `narray` array items and `nhash` hash entries.
     pub fn alloc(heap: &mut Heap, narray: usize, nhash: usize) -> Gc<Table> {
-        let mut inner = Inner::default();
         // The array part is presized with nils (as PUC's constructor does), so `#` of a
         // constructor with trailing positional items sees them: `#{1, nil, nil, 4} == 4`.
-        inner.array = vec![Value::Nil; narray];
+        let mut inner = Inner {
+            array: vec![Value::Nil; narray],
+            ..Inner::default()
+        };
         if nhash > 0 {
             let size = (nhash * 4 / 3 + 1).next_power_of_two().max(4);
             inner.nodes = vec![Node::default(); size];
