@@ -307,10 +307,33 @@ impl Inner {
         let st = unsafe { &mut *g.active.get().as_ptr() };
         // Bracket the GC's thread-local allocation debt: what accumulates while `f` runs is
         // this state's, and what was there before is given back (see `rua_gc::alloc_debt_swap`).
+        // The write barrier's thread-local remembered list is handed to the heap on the way
+        // out the same way (also when `f` unwinds), since the state may next run on another
+        // thread (see `rua_gc::Heap::park_thread_state`).
+        struct Leave {
+            st: *mut State,
+            outer_debt: usize,
+        }
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                // SAFETY: `st` is the state this thread holds locked for the whole call
+                // (`_restore` and the lock guard outlive this guard); `f`'s borrow of it has
+                // ended when this runs.
+                let st = unsafe { &mut *self.st };
+                st.heap.add_debt(rua_gc::alloc_debt_swap(self.outer_debt));
+                st.heap.park_thread_state();
+            }
+        }
         let outer_debt = rua_gc::alloc_debt_swap(0);
+        let leave = Leave {
+            st: st as *mut State,
+            outer_debt,
+        };
+        // SAFETY: as above; `leave` only touches the state after `f` returns or unwinds.
+        let st = unsafe { &mut *leave.st };
         self.drain_pending(st);
         let r = f(st);
-        st.heap.add_debt(rua_gc::alloc_debt_swap(outer_debt));
+        drop(leave);
         Ok(r)
     }
 

@@ -253,10 +253,17 @@ fn main() -> ExitCode {
     let mut st = State::new_bare();
     rua::interp::stdlib::open_all(&mut st);
     // Like `lua`, the standalone interpreter runs the collector in generational mode.
-    st.gc.mode = rua::interp::vm::GcMode::Generational;
-    // Testing aid: RUA_GC_STRESS=1 collects at every safepoint.
-    if std::env::var("RUA_GC_STRESS").is_ok_and(|v| v == "1") {
-        st.gc.stress = true;
+    st.set_gc_mode(rua::interp::vm::GcMode::Generational);
+    // Testing aid: RUA_GC_STRESS=1 collects at every safepoint (in generational mode: a minor
+    // collection, which exercises the write barriers); RUA_GC_STRESS=full runs a full
+    // collection at every safepoint (incremental mode).
+    match std::env::var("RUA_GC_STRESS").as_deref() {
+        Ok("1") => st.gc.stress = true,
+        Ok("full") => {
+            st.set_gc_mode(rua::interp::vm::GcMode::Incremental);
+            st.gc.stress = true;
+        }
+        _ => {}
     }
     st.warnings_on = warnings;
     let report = if hot_loops {

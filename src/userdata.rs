@@ -716,6 +716,7 @@ impl AnyUserData {
         self.0.with_raw(|lua, st, u| {
             let raw = lua.value_to_raw(st, &v)?;
             if let RawValue::UserData(u) = u {
+                rua_interp::value::barrier(u, raw);
                 let mut uv = u.user_values.borrow_mut();
                 if uv.is_empty() {
                     uv.push(raw);

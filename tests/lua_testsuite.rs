@@ -101,11 +101,10 @@ fn lua_testsuite_scripts() {
     }
 }
 
-/// The same scripts with a collection at every safepoint (`RUA_GC_STRESS=1`): they must still
-/// succeed with the same output (scripts about the collector itself, whose output depends on
-/// when collections happen, are only required to succeed).
-#[test]
-fn lua_testsuite_scripts_under_gc_stress() {
+/// The same scripts with a collection at every safepoint: they must still succeed with the
+/// same output (scripts about the collector itself, whose output depends on when collections
+/// happen, are only required to succeed). `stress` is the `RUA_GC_STRESS` value.
+fn run_under_gc_stress(stress: &str) {
     let rua = env!("CARGO_BIN_EXE_rua");
     let mut failures = Vec::new();
     for script in scripts() {
@@ -115,18 +114,35 @@ fn lua_testsuite_scripts_under_gc_stress() {
         let stressed = Command::new(rua)
             .arg(script.file_name().unwrap())
             .current_dir(dir)
-            .env("RUA_GC_STRESS", "1")
+            .env("RUA_GC_STRESS", stress)
             .output()
             .expect("run rua");
         if !stressed.status.success() {
             failures.push(format!(
-                "{}: failed under GC stress:\n{}",
+                "{}: failed under GC stress {}:\n{}",
                 name,
+                stress,
                 String::from_utf8_lossy(&stressed.stderr)
             ));
         } else if !name.contains("gc") && stressed.stdout != normal.stdout {
-            failures.push(format!("{}: output changes under GC stress", name));
+            failures.push(format!(
+                "{}: output changes under GC stress {}",
+                name, stress
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Generational mode (the CLI's default) with a minor collection at every safepoint: any
+/// store into an old object that misses its write barrier frees a live object.
+#[test]
+fn lua_testsuite_scripts_under_minor_gc_stress() {
+    run_under_gc_stress("1");
+}
+
+/// Incremental mode with a full collection at every safepoint (rooting of natives).
+#[test]
+fn lua_testsuite_scripts_under_full_gc_stress() {
+    run_under_gc_stress("full");
 }

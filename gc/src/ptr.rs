@@ -28,11 +28,39 @@ pub trait Trace {
     fn extra_size(&self) -> usize {
         0
     }
+
+    /// `true` for objects whose contents change without write barriers (threads: their
+    /// stacks are written by every instruction). Such objects are traversed again in every
+    /// minor collection while they are old, like roots.
+    const RESCAN: bool = false;
 }
+
+/// Header bit: marked in the current mark phase; between collections in generational mode,
+/// set on every old object (old objects are "black").
+pub(crate) const MARKED: u8 = 1;
+/// Header bit: an old object already in the remembered list for the next minor collection.
+pub(crate) const TOUCHED: u8 = 2;
+/// Header bit: a remembered object in its second minor collection (it stays remembered for
+/// two, since what it refers to is survival, not old, after the first).
+pub(crate) const ROUND2: u8 = 4;
 
 /// Per-object header.
 pub(crate) struct Header {
-    pub(crate) marked: Cell<bool>,
+    pub(crate) flags: Cell<u8>,
+    /// Id of the owning heap (the remembered list is per thread, shared by the heaps on it).
+    pub(crate) heap: u32,
+}
+
+impl Header {
+    #[inline]
+    pub(crate) fn marked(&self) -> bool {
+        self.flags.get() & MARKED != 0
+    }
+    #[inline]
+    pub(crate) fn set_marked(&self, on: bool) {
+        let f = self.flags.get();
+        self.flags.set(if on { f | MARKED } else { f & !MARKED });
+    }
 }
 
 /// An object in the heap: header then value.
@@ -92,14 +120,49 @@ impl<T: Trace> Gc<T> {
     /// containers while clearing and by the string interner.
     #[inline]
     pub fn is_marked(self) -> bool {
-        self.header().marked.get()
+        self.header().marked()
+    }
+
+    /// `true` if the object is old: between collections in generational mode, every object
+    /// that survived a collection. In incremental mode nothing is old, so write barriers
+    /// cost one header test. This is the barrier's fast-path test.
+    #[inline(always)]
+    pub fn is_old(self) -> bool {
+        self.header().flags.get() & MARKED != 0
+    }
+
+    /// `true` if the object is young (allocated since the last collection); the value side of
+    /// a write barrier.
+    #[inline]
+    pub fn is_young(self) -> bool {
+        !self.is_old()
+    }
+
+    /// The slow half of the write barrier (Lua's `barrierback`): `self` is an old object into
+    /// which a young value was stored; it joins the remembered list and is traversed again by
+    /// the next minor collection. Idempotent until that collection.
+    #[cold]
+    #[inline(never)]
+    pub fn remember(self) {
+        let h = self.header();
+        let f = h.flags.get();
+        if f & MARKED == 0 {
+            return;
+        }
+        if f & TOUCHED == 0 {
+            h.flags.set(f | TOUCHED);
+            crate::heap::remember_erased(self.ptr);
+        } else {
+            // Already listed; a new young value restarts its two rounds.
+            h.flags.set(f & !ROUND2);
+        }
     }
 
     /// Marks an object during the clearing phase without tracing it. Only for objects that
     /// hold no `Gc` pointers (strings): anything they referenced would not be marked.
     #[inline]
     pub fn mark_leaf(self) {
-        self.header().marked.set(true);
+        self.header().set_marked(true);
     }
 
     #[inline]

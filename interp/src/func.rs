@@ -51,8 +51,10 @@ pub enum UpState {
     Closed(Value),
 }
 
-/// A captured variable shared between closures.
+/// A captured variable shared between closures. Upvalues are only used inside the heap
+/// (created by `heap.alloc(UpVal { .. })`): writes run the write barrier on their own header.
 pub struct UpVal {
+    /// Write only through [`UpVal::set`] and [`UpVal::close`] (they run the write barrier).
     pub state: Cell<UpState>,
 }
 
@@ -73,9 +75,20 @@ impl UpVal {
     #[inline]
     pub fn set(&self, v: Value) {
         match self.state.get() {
-            UpState::Closed(_) => self.state.set(UpState::Closed(v)),
+            UpState::Closed(_) => self.close(v),
             UpState::Open { thread, index } => thread.stack_set(index, v),
         }
+    }
+
+    /// Makes the upvalue closed, owning `v` (threads' stacks are re-scanned by every
+    /// collection, but a closed upvalue is an ordinary object: the write barrier applies).
+    #[inline]
+    pub fn close(&self, v: Value) {
+        // SAFETY: upvalues only exist inside the heap (see the type's docs), so `self` is the
+        // value of a live GcBox<UpVal>.
+        let me = unsafe { Gc::from_ptr(self as *const UpVal) };
+        crate::value::barrier(me, v);
+        self.state.set(UpState::Closed(v));
     }
 
     /// Stack index if open.
@@ -131,8 +144,12 @@ impl LuaClosure {
     }
 
     /// Makes upvalue `i` refer to `u` (`debug.upvaluejoin`).
-    pub fn set_upval(&self, i: usize, u: Gc<UpVal>) {
-        self.upvals[i].set(u);
+    /// `this` must be the closure's own pointer (for the write barrier).
+    pub fn set_upval(this: Gc<LuaClosure>, i: usize, u: Gc<UpVal>) {
+        if this.is_old() && u.is_young() {
+            this.remember();
+        }
+        this.upvals[i].set(u);
     }
 }
 
@@ -165,7 +182,16 @@ pub struct NativeClosure {
     pub code: NativeCode,
     /// Name used when no better name can be derived from the call site.
     pub name: &'static str,
+    /// Write with [`NativeClosure::set_upval`] (write barrier).
     pub upvals: Box<[Cell<Value>]>,
+}
+
+impl NativeClosure {
+    /// Sets upvalue `i` of `this` (`debug.setupvalue`), with the write barrier.
+    pub fn set_upval(this: Gc<NativeClosure>, i: usize, v: Value) {
+        crate::value::barrier(this, v);
+        this.upvals[i].set(v);
+    }
 }
 
 impl Trace for NativeClosure {

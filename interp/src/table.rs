@@ -8,11 +8,14 @@
 //! * assigning nil to an existing hash key keeps the key ("dead" entry), so `next` keeps
 //!   working while a traversal clears fields; dead entries disappear at the next rehash;
 //! * a table's interior is only touched through `&self` methods that copy values in and out and
-//!   never call back into Lua, so the `UnsafeCell` borrows below never overlap.
+//!   never call back into Lua, so the `UnsafeCell` borrows below never overlap;
+//! * every `Table` lives in the heap (the only constructor is [`Table::alloc`]), so the store
+//!   methods can run the collector's write barrier on their own header: storing a young value
+//!   into an old table puts the table in the remembered list (see `rua_gc`'s generational mode).
 
 use crate::string::LuaStr;
 use crate::value::Value;
-use rua_gc::{alloc_debt_add, Gc, Trace, Tracer};
+use rua_gc::{alloc_debt_add, Gc, Heap, Trace, Tracer};
 use std::cell::{Cell, UnsafeCell};
 
 /// Metamethods whose absence is cached in [`Table::flags`] (bit = absent).
@@ -51,8 +54,7 @@ struct Inner {
     used: usize,
 }
 
-/// A Lua table.
-#[derive(Default)]
+/// A Lua table (always in the heap: see [`Table::alloc`]).
 pub struct Table {
     inner: UnsafeCell<Inner>,
     meta: Cell<Option<Gc<Table>>>,
@@ -372,18 +374,51 @@ impl Inner {
 }
 
 impl Table {
-    /// A table with room for `narray` array items and `nhash` hash entries.
-    pub fn with_capacity(narray: usize, nhash: usize) -> Table {
-        let t = Table::default();
-        let inner = t.inner_mut();
+    /// A new table in `heap` with room for `narray` array items and `nhash` hash entries.
+    pub fn alloc(heap: &mut Heap, narray: usize, nhash: usize) -> Gc<Table> {
         // The array part is presized with nils (as PUC's constructor does), so `#` of a
         // constructor with trailing positional items sees them: `#{1, nil, nil, 4} == 4`.
-        inner.array = vec![Value::Nil; narray];
+        let mut inner = Inner {
+            array: vec![Value::Nil; narray],
+            ..Inner::default()
+        };
         if nhash > 0 {
             let size = (nhash * 4 / 3 + 1).next_power_of_two().max(4);
             inner.nodes = vec![Node::default(); size];
         }
-        t
+        heap.alloc(Table {
+            inner: UnsafeCell::new(inner),
+            meta: Cell::new(None),
+            flags: Cell::new(0),
+            weak: Cell::new(0),
+        })
+    }
+
+    /// Write barrier for a store of `v` into this table: one header-bit test unless the table
+    /// is old (generational mode).
+    #[inline(always)]
+    fn barrier(&self, v: Value) {
+        let me = self.as_gc();
+        if me.is_old() {
+            crate::value::barrier_slow(me, v);
+        }
+    }
+
+    /// Write barrier for a store of the entry `k = v`.
+    #[inline(always)]
+    fn barrier_entry(&self, k: Value, v: Value) {
+        let me = self.as_gc();
+        if me.is_old() {
+            crate::value::barrier_slow(me, k);
+            crate::value::barrier_slow(me, v);
+        }
+    }
+
+    #[inline(always)]
+    fn as_gc(&self) -> Gc<Table> {
+        // SAFETY: every Table is the value of a live GcBox<Table> (module invariant: the only
+        // constructor is `Table::alloc`), and `&self` proves it is alive.
+        unsafe { Gc::from_ptr(self as *const Table) }
     }
 
     #[allow(clippy::mut_from_ref)]
@@ -431,6 +466,7 @@ impl Table {
     #[inline]
     pub fn set(&self, key: Value, val: Value) {
         debug_assert!(!key.is_nil());
+        self.barrier_entry(key, val);
         self.flags.set(0);
         let key = normalize_key(key);
         self.inner_mut().set(key, val)
@@ -439,6 +475,7 @@ impl Table {
     /// Raw set with a string key: overwrites an existing entry in place, otherwise inserts.
     #[inline]
     pub fn set_str(&self, s: Gc<LuaStr>, val: Value) {
+        self.barrier_entry(Value::Str(s), val);
         self.flags.set(0);
         let inner = self.inner_mut();
         if !inner.nodes.is_empty() {
@@ -463,6 +500,7 @@ impl Table {
     /// Raw set with an integer key.
     #[inline]
     pub fn set_int(&self, i: i64, val: Value) {
+        self.barrier(val);
         let inner = self.inner_mut();
         let idx = (i as u64).wrapping_sub(1);
         let len = inner.array.len();
@@ -534,6 +572,9 @@ impl Table {
     /// Sets the metatable; `weak` is the weak mode (`WEAK_KEYS | WEAK_VALUES` bits) computed by
     /// the caller from the metatable's `__mode`.
     pub fn set_metatable(&self, mt: Option<Gc<Table>>, weak: u8) {
+        if let Some(m) = mt {
+            self.barrier(Value::Table(m));
+        }
         self.meta.set(mt);
         self.weak
             .set((self.weak.get() & FINALIZER_REGISTERED) | (weak & (WEAK_KEYS | WEAK_VALUES)));
@@ -591,9 +632,7 @@ impl Trace for Table {
             }
             return;
         }
-        // SAFETY: `self` is the value of a live GcBox<Table> (we are being traced).
-        let me = unsafe { Gc::from_ptr(self as *const Table) };
-        t.register_weak(me);
+        t.register_weak(self.as_gc());
         // Strings are never weak; strong parts are marked now.
         for v in &inner.array {
             if weak & WEAK_VALUES == 0 || matches!(v, Value::Str(_)) {
@@ -684,9 +723,15 @@ impl Trace for Table {
 mod tests {
     use super::*;
 
+    /// A table in a throwaway heap (leaked: these tests hold no other objects).
+    pub(super) fn new_table() -> Gc<Table> {
+        let heap = Box::leak(Box::new(Heap::new()));
+        Table::alloc(heap, 0, 0)
+    }
+
     #[test]
     fn array_and_hash_parts() {
-        let t = Table::default();
+        let t = new_table();
         for i in 1..=100 {
             t.set(Value::Int(i), Value::Int(i * 10));
         }
@@ -705,7 +750,7 @@ mod tests {
 
     #[test]
     fn reverse_fill_moves_to_array_on_rehash() {
-        let t = Table::default();
+        let t = new_table();
         for i in (1..=64).rev() {
             t.set(Value::Int(i), Value::Int(i));
         }
@@ -721,7 +766,7 @@ mod tests {
 
     #[test]
     fn next_survives_clearing() {
-        let t = Table::default();
+        let t = new_table();
         for i in 0..50 {
             t.set(Value::Float(i as f64 + 0.5), Value::Int(i));
         }
@@ -740,13 +785,14 @@ mod tests {
 
 #[cfg(test)]
 mod regression_tests {
+    use super::tests::new_table;
     use super::*;
 
     /// A key that the sizing places in the array part beyond the current contents must not
     /// send `set` into endless rehashing.
     #[test]
     fn sparse_int_keys_after_rehash() {
-        let t = Table::default();
+        let t = new_table();
         t.set(Value::Int(1), Value::Int(1));
         t.set(Value::Int(2), Value::Int(2));
         t.set(Value::Int(4), Value::Int(4));

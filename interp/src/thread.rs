@@ -159,7 +159,7 @@ impl ThreadData {
             match u.open_index() {
                 Some(i) if i >= level => {
                     let v = self.stack.get(i).copied().unwrap_or(Value::Nil);
-                    u.state.set(UpState::Closed(v));
+                    u.close(v);
                     self.open_upvals.pop();
                 }
                 _ => break,
@@ -181,6 +181,10 @@ impl ThreadData {
 }
 
 impl Trace for Thread {
+    /// Stacks are written without write barriers: old threads are re-scanned by every minor
+    /// collection.
+    const RESCAN: bool = true;
+
     fn trace(&self, t: &mut Tracer) {
         let d = self.data();
         // Only the live part of the stack is a root: up to the top frame's register window

@@ -9,7 +9,7 @@ use crate::string::LuaStr;
 use crate::table::Table;
 use crate::thread::Thread;
 use crate::userdata::UserData;
-use rua_gc::{Gc, Tracer};
+use rua_gc::{Gc, Trace, Tracer};
 
 /// A Lua value.
 #[derive(Clone, Copy, Default)]
@@ -146,6 +146,21 @@ impl Value {
         }
     }
 
+    /// `true` if this is a collectable object allocated since the last collection (the value
+    /// side of the write barrier).
+    #[inline]
+    pub fn is_young_object(&self) -> bool {
+        match *self {
+            Value::Str(g) => g.is_young(),
+            Value::Table(g) => g.is_young(),
+            Value::LuaFn(g) => g.is_young(),
+            Value::NativeFn(g) => g.is_young(),
+            Value::Thread(g) => g.is_young(),
+            Value::UserData(g) => g.is_young(),
+            _ => false,
+        }
+    }
+
     /// `true` if this is a collectable object that is not marked (used by weak tables).
     /// Strings are values, not objects, for weak-table purposes: never cleared.
     pub fn is_dead_object(&self) -> bool {
@@ -217,5 +232,24 @@ impl std::fmt::Debug for Value {
             Value::Str(s) => write!(f, "{:?}", String::from_utf8_lossy(s.as_bytes())),
             other => write!(f, "{}: {:#x}", other.type_name(), other.gc_addr()),
         }
+    }
+}
+
+/// The write barrier for a store of `v` into the heap object `obj` (a table, a closed
+/// upvalue, a userdata, a native closure): if `obj` is old and `v` young, `obj` is remembered
+/// for the next minor collection. Fast path: one header-bit test.
+#[inline(always)]
+pub fn barrier<T: Trace>(obj: Gc<T>, v: Value) {
+    if obj.is_old() {
+        barrier_slow(obj, v);
+    }
+}
+
+/// The part of [`barrier`] that runs when `obj` is old.
+#[cold]
+#[inline(never)]
+pub fn barrier_slow<T: Trace>(obj: Gc<T>, v: Value) {
+    if v.is_young_object() {
+        obj.remember();
     }
 }

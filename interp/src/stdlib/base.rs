@@ -633,8 +633,12 @@ fn collectgarbage(ctx: &mut Ctx) -> LuaResult<Action> {
             ctx.ret1(Value::Float(b as f64 / 1024.0))
         }
         "step" => {
-            ctx.st.full_gc();
-            ctx.ret1(Value::Bool(true))
+            // Incremental mode: a step is a whole (full) cycle, so it always ends one. In
+            // generational mode a step is a minor (or, when due, major) collection, and no
+            // cycle "ends", as in PUC Lua.
+            ctx.st.gc_step();
+            let ended = ctx.st.gc.mode == GcMode::Incremental;
+            ctx.ret1(Value::Bool(ended))
         }
         "setpause" => {
             let old = ctx.st.gc.pause;
@@ -652,11 +656,11 @@ fn collectgarbage(ctx: &mut Ctx) -> LuaResult<Action> {
         }
         "generational" | "incremental" => {
             let old = ctx.st.gc.mode;
-            ctx.st.gc.mode = if OPTS[opt] == "generational" {
+            ctx.st.set_gc_mode(if OPTS[opt] == "generational" {
                 GcMode::Generational
             } else {
                 GcMode::Incremental
-            };
+            });
             let name = match old {
                 GcMode::Generational => "generational",
                 GcMode::Incremental => "incremental",

@@ -253,7 +253,7 @@ impl UpvalueSlot {
     fn set(&self, v: Value) {
         match self {
             UpvalueSlot::Lua(cl, i) => cl.upval(*i).set(v),
-            UpvalueSlot::Native(nc, i) => nc.upvals[*i].set(v),
+            UpvalueSlot::Native(nc, i) => NativeClosure::set_upval(*nc, *i, v),
         }
     }
 
@@ -316,7 +316,12 @@ fn setmetatable(ctx: &mut Ctx) -> LuaResult<Action> {
             let weak = crate::stdlib::base::weak_mode_of(ctx.st, mt);
             t.set_metatable(mt, weak);
         }
-        Value::UserData(u) => u.meta.set(mt),
+        Value::UserData(u) => {
+            if let Some(m) = mt {
+                crate::value::barrier(u, Value::Table(m));
+            }
+            u.meta.set(mt)
+        }
         other => ctx.st.type_metas[other.lua_type() as usize] = mt,
     }
     ctx.st.check_finalizer(v);
@@ -355,6 +360,7 @@ fn setuservalue(ctx: &mut Ctx) -> LuaResult<Action> {
     let n = ctx.opt_int(3, 1)?;
     let mut vals = u.user_values.borrow_mut();
     if n >= 1 && (n as usize) <= vals.len() {
+        crate::value::barrier(u, v);
         vals[n as usize - 1] = v;
         drop(vals);
         ctx.ret1(Value::UserData(u))
@@ -378,7 +384,7 @@ fn upvaluejoin(ctx: &mut Ctx) -> LuaResult<Action> {
     };
     let (f1, n1) = check(ctx, 1, 2)?;
     let (f2, n2) = check(ctx, 3, 4)?;
-    f1.set_upval(n1, f2.upval(n2));
+    LuaClosure::set_upval(f1, n1, f2.upval(n2));
     ctx.ret0()
 }
 

@@ -2,9 +2,16 @@
 //! phases around the heap's mark & sweep (weak tables in Lua's order, string interner,
 //! `__gc` finalizers with resurrection).
 //!
-//! Collections are full, stop-the-world mark & sweep, run only at VM safepoints. Pacing follows
-//! Lua's `pause` parameter: the next collection starts when the heap has grown to
-//! `pause`% of the bytes that survived the last one.
+//! Collections are stop-the-world and run only at VM safepoints, in one of two modes:
+//! * incremental (named after Lua's mode; here each cycle is a full mark & sweep): the next
+//!   collection starts when the heap has grown to `pause`% of the bytes that survived the last
+//!   one;
+//! * generational: minor collections (young objects only, see `rua_gc`) whenever the heap has
+//!   grown by `minormul`% (at least 1 MiB) since the last collection, and a major (full)
+//!   collection instead when it has grown by `majormul`% over its size after the last major.
+//!   Weak tables and finalizers in minor cycles: only young objects can be found dead (old
+//!   ones stay until the next major), so weak entries to young objects are cleared and young
+//!   objects with `__gc` are finalized; the rest is handled by majors.
 
 use crate::value::Value;
 use crate::vm::{GcMode, State, Tm};
@@ -32,6 +39,20 @@ pub struct GcState {
     /// The host's memory limit (`usize::MAX`: none): safepoints act when the heap is over it
     /// even while the collector is stopped.
     pub limit: usize,
+    /// Generational mode: minor collection after this % of growth (Lua's `genminormul`).
+    pub minormul: usize,
+    /// Generational mode: major collection after this % of growth over the heap after the
+    /// last major (Lua's `genmajormul`).
+    pub majormul: usize,
+    /// Bytes live after the last major (full) collection.
+    pub major_base: usize,
+    /// Generational mode was just entered: the next collection must be a major one (objects
+    /// only become old when a full collection marks them).
+    pub need_major: bool,
+    pub minor_collections: u64,
+    /// When `Some`, every collection's duration in nanoseconds and whether it was a minor
+    /// one (for measuring pauses).
+    pub pause_log: Option<Vec<(u64, bool)>>,
 }
 
 impl GcState {
@@ -48,6 +69,12 @@ impl GcState {
             collections: 0,
             stress: false,
             limit: usize::MAX,
+            minormul: 20,
+            majormul: 100,
+            major_base: 0,
+            need_major: false,
+            minor_collections: 0,
+            pause_log: None,
         }
     }
 
@@ -73,15 +100,51 @@ impl State {
             // Postpone: raise the threshold a little to avoid re-checking constantly.
             self.gc.threshold = self.heap.bytes() + (1 << 20);
         } else if self.gc.running {
-            self.full_gc();
+            self.gc_step();
         }
         self.enforce_memory_limit(0)
     }
 
+    /// One collection as the mode's pacing asks for: full in incremental mode; minor or major
+    /// in generational mode. Then pending finalizers.
+    pub fn gc_step(&mut self) {
+        let major = match self.gc.mode {
+            GcMode::Incremental => true,
+            GcMode::Generational => {
+                let limit = self.gc.major_base / 100 * (100 + self.gc.majormul);
+                // Under stress (a minor at every safepoint) objects held in registers across
+                // two safepoints get promoted early; a periodic major keeps loops that wait for
+                // such an object to be collected from running forever.
+                let stress_major = self.gc.stress && self.gc.collections % 16 == 15;
+                self.gc.need_major || stress_major || self.heap.bytes() > limit.max(1 << 20)
+            }
+        };
+        self.collect_garbage(!major);
+        self.run_finalizers();
+    }
+
     /// Runs a full collection and then pending finalizers.
     pub fn full_gc(&mut self) {
-        self.collect_garbage();
+        self.collect_garbage(false);
         self.run_finalizers();
+    }
+
+    /// Switches the collector's mode (`collectgarbage("generational"|"incremental")`).
+    pub fn set_gc_mode(&mut self, mode: GcMode) {
+        if mode == self.gc.mode {
+            return;
+        }
+        self.gc.mode = mode;
+        match mode {
+            GcMode::Generational => {
+                self.heap.set_generational(true);
+                self.gc.need_major = true;
+            }
+            GcMode::Incremental => {
+                self.heap.set_generational(false);
+                self.gc.need_major = false;
+            }
+        }
     }
 
     /// A collection that runs no Lua code (finalizers wait for the next regular collection),
@@ -92,12 +155,19 @@ impl State {
         let th = self.current.data();
         let saved = th.gc_top;
         th.gc_top = Some(th.stack.len());
-        self.collect_garbage();
+        self.collect_garbage(false);
         self.current.data().gc_top = saved;
     }
 
-    /// Mark, resurrect objects awaiting finalization, clear weak entries, sweep.
-    fn collect_garbage(&mut self) {
+    /// Mark, resurrect objects awaiting finalization, clear weak entries, sweep. `minor`:
+    /// a minor collection (generational mode), otherwise a full one.
+    fn collect_garbage(&mut self, minor: bool) {
+        let started = self.gc.pause_log.is_some().then(std::time::Instant::now);
+        if minor {
+            self.heap.start_minor();
+        } else {
+            self.heap.start_full();
+        }
         self.mark_roots();
         self.heap.propagate();
         // Weak values are cleared before objects with finalizers are resurrected.
@@ -118,9 +188,24 @@ impl State {
         }
         self.heap.clear_weak(false);
         self.strings.remove_dead();
-        let live = self.heap.sweep();
+        let live = if minor {
+            self.gc.minor_collections += 1;
+            self.heap.sweep_young()
+        } else {
+            self.gc.need_major = false;
+            self.gc.major_base = self.heap.sweep();
+            self.gc.major_base
+        };
         self.gc.collections += 1;
-        self.gc.threshold = (live / 100).saturating_mul(self.gc.pause).max(1 << 20);
+        self.gc.threshold = match self.gc.mode {
+            GcMode::Incremental => (live / 100).saturating_mul(self.gc.pause).max(1 << 20),
+            GcMode::Generational => {
+                live.saturating_add((live / 100 * self.gc.minormul).max(1 << 20))
+            }
+        };
+        if let (Some(t), Some(log)) = (started, self.gc.pause_log.as_mut()) {
+            log.push((t.elapsed().as_nanos() as u64, minor));
+        }
     }
 
     fn mark_roots(&mut self) {

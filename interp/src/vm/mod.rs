@@ -200,9 +200,9 @@ impl State {
     /// A new state with an empty global table (no libraries).
     pub fn new_bare() -> State {
         let mut heap = Heap::new();
-        let registry = heap.alloc(Table::default());
-        let globals = heap.alloc(Table::default());
-        let loaded = heap.alloc(Table::default());
+        let registry = Table::alloc(&mut heap, 0, 0);
+        let globals = Table::alloc(&mut heap, 0, 0);
+        let loaded = Table::alloc(&mut heap, 0, 0);
         let main_thread = heap.alloc(Thread::new());
         main_thread.data().status = crate::thread::ThreadStatus::Running;
         let mut strings = Interner::default();
@@ -266,7 +266,7 @@ impl State {
     /// Allocates a table.
     #[inline]
     pub fn new_table(&mut self, narr: usize, nhash: usize) -> Gc<Table> {
-        self.heap.alloc(Table::with_capacity(narr, nhash))
+        Table::alloc(&mut self.heap, narr, nhash)
     }
 
     /// Allocates a native function value.
