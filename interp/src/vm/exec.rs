@@ -1653,45 +1653,6 @@ impl State {
                     let b = i.b();
                     let d = th.data();
                     let top = if b != 0 { func + b } else { d.top };
-                    // Fast path: a call to a fixed-parameter Lua function continues right here.
-                    if let (false, Value::LuaFn(ncl)) = (HOOKED, *rref!(a)) {
-                        let fp = ncl.proto;
-                        let ntop = func + 1 + fp.max_stack as usize;
-                        if !fp.is_vararg
-                            && ntop < self.limits.stack
-                            && d.frames.len() < self.limits.frames
-                        {
-                            savepc!();
-                            let nargs = top - func - 1;
-                            d.ensure_len(ntop);
-                            for k in nargs..fp.num_params as usize {
-                                d.stack[func + 1 + k] = Value::Nil;
-                            }
-                            d.frames.push(Frame {
-                                func,
-                                base: func + 1,
-                                top: ntop,
-                                nresults: i.c() as i32 - 1,
-                                ret: RetMode::Normal,
-                                kind: FrameKind::Lua {
-                                    cl: ncl,
-                                    pc: 0,
-                                    nextra: 0,
-                                },
-                                aux: 0,
-                                tail: false,
-                                hook_line: 0,
-                            });
-                            cl = ncl;
-                            base = func + 1;
-                            // SAFETY: base < ntop <= stack.len().
-                            regs = unsafe { d.stack.as_mut_ptr().add(base) };
-                            code = fp.code;
-                            ip = code;
-                            kst = fp.consts.as_ptr();
-                            continue;
-                        }
-                    }
                     d.stack.truncate(top);
                     savepc!();
                     let depth = d.frames.len();
@@ -1752,41 +1713,6 @@ impl State {
                 }
                 OpCode::Return0 | OpCode::Return1 => {
                     let n = (op == OpCode::Return1) as usize;
-                    let d = th.data();
-                    let fr = *d.frames.last().unwrap();
-                    if !HOOKED && fr.ret == RetMode::Normal {
-                        // Fast path: return to the calling Lua frame.
-                        d.frames.pop();
-                        let dst = fr.func;
-                        let wanted = if fr.nresults < 0 {
-                            n
-                        } else {
-                            fr.nresults as usize
-                        };
-                        if n == 1 && wanted >= 1 {
-                            d.stack[dst] = d.stack[base + a];
-                        }
-                        for k in n..wanted {
-                            d.stack[dst + k] = Value::Nil;
-                        }
-                        d.top = dst + wanted;
-                        let caller = *d.frames.last().unwrap();
-                        if d.stack.len() < caller.top {
-                            d.ensure_len(caller.top);
-                        }
-                        let FrameKind::Lua { cl: c, pc: p, .. } = caller.kind else {
-                            unreachable!("Normal returns go to Lua frames")
-                        };
-                        cl = c;
-                        base = caller.base;
-                        // SAFETY: the caller's base is below its top <= stack.len().
-                        regs = unsafe { d.stack.as_mut_ptr().add(base) };
-                        code = cl.proto.code;
-                        // SAFETY: the caller's saved pc is within its code.
-                        ip = unsafe { code.add(p) };
-                        kst = cl.proto.consts.as_ptr();
-                        continue;
-                    }
                     savepc!();
                     let f = self.post_call(base + a, n)?;
                     flow!(f);
