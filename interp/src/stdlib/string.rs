@@ -15,7 +15,8 @@ use crate::string::LuaStr;
 use crate::userdata::UserData;
 use crate::value::{LuaType, Value};
 use crate::vm::meta::{arith_numbers, ArOp};
-use crate::vm::native::{Action, Ctx};
+use crate::vm::Tm;
+use crate::vm::native::{Action, CallStatus, Catch, Cont, Ctx};
 use crate::vm::{LuaError, LuaResult, State, MAX_STACK};
 use rua_gc::Gc;
 use std::borrow::Cow;
@@ -447,35 +448,60 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
 // ---------------------------------------------------------------------------------------------
 // format
 
+/// Why the `string.format` engine stopped.
+enum FmtFail {
+    Lua(LuaError),
+    /// Argument `arg` has a `__tostring` metamethod `tm`, which must be called first.
+    NeedTostring { tm: Value, arg: usize },
+}
+
+impl From<LuaError> for FmtFail {
+    fn from(e: LuaError) -> FmtFail {
+        FmtFail::Lua(e)
+    }
+}
+
 /// Argument access for the `string.format` engine.
 struct FmtArgs<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
     /// The string argument currently lent to the engine by [`FormatArgs::literal`].
     held: Option<Gc<LuaStr>>,
+    /// The result of the `__tostring` call made for an argument (number, string).
+    converted: Option<(usize, Gc<LuaStr>)>,
 }
 
 impl FormatArgs for FmtArgs<'_, '_> {
-    type Error = LuaError;
+    type Error = FmtFail;
 
     fn top(&self) -> usize {
         self.ctx.nargs()
     }
 
-    fn integer(&mut self, arg: usize) -> LuaResult<i64> {
-        self.ctx.check_int(arg)
+    fn integer(&mut self, arg: usize) -> Result<i64, FmtFail> {
+        Ok(self.ctx.check_int(arg)?)
     }
 
-    fn number(&mut self, arg: usize) -> LuaResult<f64> {
-        self.ctx.check_float(arg)
+    fn number(&mut self, arg: usize) -> Result<f64, FmtFail> {
+        Ok(self.ctx.check_float(arg)?)
     }
 
-    fn tostring(&mut self, arg: usize, out: &mut Vec<u8>) -> LuaResult<()> {
+    fn tostring(&mut self, arg: usize, out: &mut Vec<u8>) -> Result<(), FmtFail> {
         let v = self.ctx.arg(arg);
         match v {
             Value::Str(s) => out.extend_from_slice(s.as_bytes()),
             Value::Int(i) => crate::number::fmt_int(i, out),
             Value::Float(f) => crate::number::fmt_float(f, out),
             _ => {
+                if let Some((a, s)) = self.converted {
+                    if a == arg {
+                        out.extend_from_slice(s.as_bytes());
+                        return Ok(());
+                    }
+                }
+                let tm = self.ctx.st.get_tm(v, Tm::ToString);
+                if !tm.is_nil() {
+                    return Err(FmtFail::NeedTostring { tm, arg });
+                }
                 if let Value::Str(s) = tostring_value(self.ctx, v)? {
                     out.extend_from_slice(s.as_bytes());
                 }
@@ -484,7 +510,7 @@ impl FormatArgs for FmtArgs<'_, '_> {
         Ok(())
     }
 
-    fn literal(&mut self, arg: usize) -> LuaResult<Literal<'_>> {
+    fn literal(&mut self, arg: usize) -> Result<Literal<'_>, FmtFail> {
         Ok(match self.ctx.arg(arg) {
             Value::Str(s) => {
                 self.held = Some(s);
@@ -507,26 +533,99 @@ impl FormatArgs for FmtArgs<'_, '_> {
         }
     }
 
-    fn arg_error(&mut self, arg: usize, msg: &str) -> LuaError {
-        self.ctx.arg_error(arg, msg)
+    fn arg_error(&mut self, arg: usize, msg: &str) -> FmtFail {
+        FmtFail::Lua(self.ctx.arg_error(arg, msg))
     }
 
-    fn error(&mut self, msg: String) -> LuaError {
-        self.ctx.error(msg)
+    fn error(&mut self, msg: String) -> FmtFail {
+        FmtFail::Lua(self.ctx.error(msg))
     }
 }
 
+/// `string.format`. A `__tostring` metamethod reached by `%s` runs as a continuation call
+/// (so a host future may be awaited inside it): the engine stops at that conversion, the
+/// output so far is kept as a string in the slot above the arguments together with the
+/// cursor, and [`format_k`] runs the conversion again with the metamethod's result.
 fn format(ctx: &mut Ctx) -> LuaResult<Action> {
     let fmt = ctx.check_str(1)?;
-    let mut out = Vec::with_capacity(fmt.len() + 16);
+    let out = Vec::with_capacity(fmt.len() + 16);
+    format_run(ctx, fmt, strformat::Cursor::default(), out, None)
+}
+
+/// Window slots of a suspended `string.format`, counted from the first value above the
+/// arguments: output so far, cursor position, cursor argument.
+const FMT_SLOTS: usize = 3;
+
+fn format_run(
+    ctx: &mut Ctx,
+    fmt: Gc<LuaStr>,
+    mut cursor: strformat::Cursor,
+    mut out: Vec<u8>,
+    converted: Option<(usize, Gc<LuaStr>)>,
+) -> LuaResult<Action> {
     let mut args = FmtArgs {
         ctx: &mut *ctx,
         held: None,
+        converted,
     };
-    strformat::format(fmt.as_bytes(), &mut args, &mut out)?;
+    match strformat::format_from(fmt.as_bytes(), &mut cursor, &mut args, &mut out) {
+        Ok(()) => {}
+        Err(FmtFail::Lua(e)) => return Err(e),
+        Err(FmtFail::NeedTostring { tm, arg }) => {
+            let nargs = ctx.nargs();
+            ctx.truncate(nargs);
+            let partial = ctx.new_string(out);
+            ctx.push(partial);
+            ctx.push(Value::Int(cursor.pos as i64));
+            ctx.push(Value::Int(cursor.arg as i64));
+            let v = ctx.arg(arg);
+            ctx.push(tm);
+            ctx.push(v);
+            return Ok(Action::Call {
+                nargs: 1,
+                nresults: 1,
+                cont: Cont {
+                    f: format_k,
+                    data: nargs,
+                    catch: Catch::No,
+                    yieldable: false,
+                },
+            });
+        }
+    }
     ctx.st.account_buffer(out.len(), out.len())?;
     let v = ctx.new_string(out);
     ctx.ret1(v)
+}
+
+/// Continuation of `string.format` after a `__tostring` call; `nargs` is the number of
+/// arguments of the original call.
+fn format_k(ctx: &mut Ctx, status: CallStatus, nargs: usize) -> LuaResult<Action> {
+    let CallStatus::Ok(_) = status else {
+        unreachable!("format's continuation does not catch")
+    };
+    let r = ctx.at(ctx.top() - 1);
+    let s = match r {
+        Value::Str(s) => s,
+        Value::Int(_) | Value::Float(_) => ctx.st.tostring_number(r),
+        _ => return Err(ctx.error("'__tostring' must return a string")),
+    };
+    ctx.nargs = nargs;
+    let (partial, pos, arg) = match (ctx.at(nargs), ctx.at(nargs + 1), ctx.at(nargs + 2)) {
+        (Value::Str(p), Value::Int(pos), Value::Int(arg)) => (p, pos as usize, arg as usize),
+        _ => unreachable!("format's suspended state is above its arguments"),
+    };
+    // Keep the converted string rooted in the window while the engine runs.
+    ctx.truncate(nargs + FMT_SLOTS);
+    ctx.push(Value::Str(s));
+    let fmt = match ctx.arg(1) {
+        Value::Str(f) => f,
+        _ => unreachable!("format string checked on entry"),
+    };
+    let mut out = Vec::with_capacity(partial.len() + s.len() + 16);
+    out.extend_from_slice(partial.as_bytes());
+    let cursor = strformat::Cursor { pos, arg };
+    format_run(ctx, fmt, cursor, out, Some((arg + 1, s)))
 }
 
 // ---------------------------------------------------------------------------------------------
