@@ -7,7 +7,7 @@
 //! engines in [`super::pattern`], [`super::strformat`] and [`super::pack`]; this module fetches
 //! and checks arguments in PUC's order and turns engine errors into Lua errors.
 
-use crate::stdlib::base::{index_value, tostring_value};
+use crate::stdlib::base::tostring_value;
 use crate::stdlib::pack::{self, PackArgs, PackError, Unpacked};
 use crate::stdlib::pattern::{self, Capture, Gmatch, Gsub, Match, PatternError};
 use crate::stdlib::strformat::{self, FormatArgs, Literal};
@@ -381,14 +381,25 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
         Value::Table(_) | Value::LuaFn(_) | Value::NativeFn(_) => None,
         _ => return Err(ctx.type_error(3, "string/function/table")),
     };
+    let Some(r) = repl_str else {
+        let nargs = ctx.nargs();
+        let (g, _) = Gsub::new(p.as_bytes(), max);
+        let state = GsubState {
+            g,
+            out: Vec::with_capacity(s.len()),
+            last_len: 0,
+            changed: false,
+            m_start: 0,
+            m_end: 0,
+        };
+        return gsub_run(ctx, nargs, state, None);
+    };
     let subject = s.as_bytes();
     let (mut g, pat) = Gsub::new(p.as_bytes(), max);
     let mut out = Vec::with_capacity(subject.len());
     let mut last_len = 0;
     let mut changed = false;
     loop {
-        // A fresh budget each time: replacement functions and metamethods run Lua code that
-        // charges the same instruction budget.
         let mut limits = ctx.st.match_budget();
         let m = g.next_match(subject, pat, &mut limits, &mut out);
         ctx.st.settle_match_budget(&limits);
@@ -402,37 +413,8 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
             ctx.st.account_buffer(out.len() - last_len, out.len())?;
             last_len = out.len();
         }
-        if let Some(r) = &repl_str {
-            pattern::expand_replacement(r.as_bytes(), subject, &m, &mut out)
-                .map_err(|e| pattern_error(ctx, e))?;
-            changed = true;
-            continue;
-        }
-        let v = if let Value::Table(_) = repl {
-            let c = m.value(0).map_err(|e| pattern_error(ctx, e))?;
-            let key = capture_value(ctx, subject, c);
-            index_value(ctx, repl, key)?
-        } else {
-            // At most MAX_CAPTURES values: gathered on the stack, not in a fresh Vec.
-            let mut args = [Value::Nil; pattern::MAX_CAPTURES];
-            let n = capture_values(ctx, subject, &m, true, &mut args)?;
-            ctx.call1(repl, &args[..n])?
-        };
-        match v {
-            Value::Nil | Value::Bool(false) => {
-                out.extend_from_slice(&subject[m.start..m.end]);
-                continue;
-            }
-            Value::Str(r) => out.extend_from_slice(r.as_bytes()),
-            Value::Int(i) => crate::number::fmt_int(i, &mut out),
-            Value::Float(f) => crate::number::fmt_float(f, &mut out),
-            other => {
-                return Err(ctx.error(format!(
-                    "invalid replacement value (a {})",
-                    other.type_name()
-                )))
-            }
-        }
+        pattern::expand_replacement(r.as_bytes(), subject, &m, &mut out)
+            .map_err(|e| pattern_error(ctx, e))?;
         changed = true;
     }
     let count = g.count();
@@ -443,6 +425,179 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
     g.finish(subject, &mut out);
     let v = ctx.new_string(out);
     ctx.ret(&[v, Value::Int(count)])
+}
+
+/// A `gsub` with a function (or a table whose `__index` is a function) as replacement, between
+/// matches. While a replacement call runs, it lives in a userdata in the slot above the
+/// arguments, so it is dropped with the stack if the call raises or the coroutine is
+/// abandoned.
+struct GsubState {
+    g: Gsub,
+    out: Vec<u8>,
+    /// Bytes of `out` already counted toward the memory limit.
+    last_len: usize,
+    changed: bool,
+    /// The match whose replacement is being computed.
+    m_start: usize,
+    m_end: usize,
+}
+
+/// Runs `gsub` with a function/table replacement from `st` on; `nargs` is the number of
+/// arguments of the call and `ud` the userdata holding the state while suspended (created on
+/// the first call out).
+fn gsub_run(
+    ctx: &mut Ctx,
+    nargs: usize,
+    mut st: GsubState,
+    mut ud: Option<Gc<UserData>>,
+) -> LuaResult<Action> {
+    let (s, p) = match (ctx.arg(1), ctx.arg(2)) {
+        (Value::Str(s), Value::Str(p)) => (s, p),
+        _ => unreachable!("gsub's string arguments are checked on entry"),
+    };
+    let repl = ctx.arg(3);
+    let subject = s.as_bytes();
+    let (_, pat) = Gsub::new(p.as_bytes(), 0);
+    loop {
+        // A fresh budget each time: replacement functions and metamethods run Lua code that
+        // charges the same instruction budget.
+        let mut limits = ctx.st.match_budget();
+        let m = st.g.next_match(subject, pat, &mut limits, &mut st.out);
+        ctx.st.settle_match_budget(&limits);
+        let m = match m {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => return Err(pattern_error(ctx, e)),
+        };
+        if st.out.len() > st.last_len {
+            ctx.st
+                .account_buffer(st.out.len() - st.last_len, st.out.len())?;
+            st.last_len = st.out.len();
+        }
+        st.m_start = m.start;
+        st.m_end = m.end;
+        // The callee and its arguments, pushed once the state is parked.
+        let mut call = [Value::Nil; pattern::MAX_CAPTURES + 1];
+        let ncall;
+        if let Value::Table(t) = repl {
+            let c = m.value(0).map_err(|e| pattern_error(ctx, e))?;
+            let key = capture_value(ctx, subject, c);
+            let direct = t.get(key);
+            let v = if !direct.is_nil() || t.metatable().is_none() {
+                direct
+            } else {
+                match ctx.st.index_slow(repl, key, &|_| String::new())? {
+                    crate::vm::meta::Outcome::Value(v) => v,
+                    crate::vm::meta::Outcome::Meta(tm, a, b) => {
+                        call[0] = tm;
+                        call[1] = a;
+                        call[2] = b;
+                        ncall = 3;
+                        return gsub_call(ctx, nargs, st, ud, &call[..ncall]);
+                    }
+                }
+            };
+            gsub_apply(ctx, &mut st, v, subject)?;
+        } else {
+            call[0] = repl;
+            let n = capture_values(ctx, subject, &m, true, &mut call[1..])?;
+            ncall = n + 1;
+            return gsub_call(ctx, nargs, st, ud.take(), &call[..ncall]);
+        }
+    }
+    let count = st.g.count();
+    if !st.changed {
+        // Nothing replaced: return the subject itself (PUC keeps the original object).
+        return ctx.ret(&[Value::Str(s), Value::Int(count)]);
+    }
+    st.g.finish(subject, &mut st.out);
+    let out = std::mem::take(&mut st.out);
+    let v = ctx.new_string(out);
+    ctx.ret(&[v, Value::Int(count)])
+}
+
+/// Parks the gsub state in its userdata slot and calls `call[0]` with the rest as arguments.
+fn gsub_call(
+    ctx: &mut Ctx,
+    nargs: usize,
+    st: GsubState,
+    ud: Option<Gc<UserData>>,
+    call: &[Value],
+) -> LuaResult<Action> {
+    match ud {
+        Some(u) => {
+            if let Some(slot) = u.data.borrow_mut().downcast_mut::<Option<GsubState>>() {
+                *slot = Some(st);
+            }
+        }
+        None => {
+            ctx.truncate(nargs);
+            let u = new_state_userdata(ctx.st, Some(st));
+            ctx.push(u);
+        }
+    }
+    for v in call {
+        ctx.push(*v);
+    }
+    Ok(Action::Call {
+        nargs: call.len() - 1,
+        nresults: 1,
+        cont: Cont {
+            f: gsub_k,
+            data: nargs,
+            catch: Catch::No,
+            yieldable: false,
+        },
+    })
+}
+
+/// Continuation of `gsub` after a replacement call.
+fn gsub_k(ctx: &mut Ctx, status: CallStatus, nargs: usize) -> LuaResult<Action> {
+    let CallStatus::Ok(_) = status else {
+        unreachable!("gsub's continuation does not catch")
+    };
+    let v = ctx.at(ctx.top() - 1);
+    ctx.nargs = nargs;
+    ctx.truncate(nargs + 1);
+    let ud = match ctx.at(nargs) {
+        Value::UserData(u) => u,
+        _ => unreachable!("gsub's state is above its arguments"),
+    };
+    let st = ud
+        .data
+        .borrow_mut()
+        .downcast_mut::<Option<GsubState>>()
+        .and_then(Option::take);
+    let Some(mut st) = st else {
+        unreachable!("gsub's state is parked while its replacement runs")
+    };
+    let s = match ctx.arg(1) {
+        Value::Str(s) => s,
+        _ => unreachable!("gsub's subject is checked on entry"),
+    };
+    gsub_apply(ctx, &mut st, v, s.as_bytes())?;
+    gsub_run(ctx, nargs, st, Some(ud))
+}
+
+/// Appends the replacement value `v` for the current match (nil/false: keep the match).
+fn gsub_apply(ctx: &mut Ctx, st: &mut GsubState, v: Value, subject: &[u8]) -> LuaResult<()> {
+    match v {
+        Value::Nil | Value::Bool(false) => {
+            st.out.extend_from_slice(&subject[st.m_start..st.m_end]);
+            return Ok(());
+        }
+        Value::Str(r) => st.out.extend_from_slice(r.as_bytes()),
+        Value::Int(i) => crate::number::fmt_int(i, &mut st.out),
+        Value::Float(f) => crate::number::fmt_float(f, &mut st.out),
+        other => {
+            return Err(ctx.error(format!(
+                "invalid replacement value (a {})",
+                other.type_name()
+            )))
+        }
+    }
+    st.changed = true;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
