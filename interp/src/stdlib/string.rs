@@ -15,8 +15,8 @@ use crate::string::LuaStr;
 use crate::userdata::UserData;
 use crate::value::{LuaType, Value};
 use crate::vm::meta::{arith_numbers, ArOp};
-use crate::vm::Tm;
 use crate::vm::native::{Action, CallStatus, Catch, Cont, Ctx};
+use crate::vm::Tm;
 use crate::vm::{LuaError, LuaResult, State, MAX_STACK};
 use rua_gc::Gc;
 use std::borrow::Cow;
@@ -607,7 +607,10 @@ fn gsub_apply(ctx: &mut Ctx, st: &mut GsubState, v: Value, subject: &[u8]) -> Lu
 enum FmtFail {
     Lua(LuaError),
     /// Argument `arg` has a `__tostring` metamethod `tm`, which must be called first.
-    NeedTostring { tm: Value, arg: usize },
+    NeedTostring {
+        tm: Value,
+        arg: usize,
+    },
 }
 
 impl From<LuaError> for FmtFail {
