@@ -471,6 +471,7 @@ fn trampoline(ctx: &mut Ctx) -> LuaResult<Action> {
             f: trampoline_k,
             data: 0,
             catch: Catch::WithHandler,
+            yieldable: true,
         },
     })
 }

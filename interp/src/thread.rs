@@ -131,6 +131,19 @@ impl Default for Thread {
 }
 
 impl ThreadData {
+    /// Whether a yield from the running code of this thread is refused: a nested run of the
+    /// VM is active ([`ThreadData::nny`]) or a native waits in a non-yieldable continuation.
+    pub fn yield_blocked(&self) -> bool {
+        self.nny > 0
+            || (self.pending_conts > 0
+                && self.frames.iter().any(|f| {
+                    matches!(
+                        f.kind,
+                        crate::vm::frame::FrameKind::Native { cont: Some(c), .. } if !c.yieldable
+                    )
+                }))
+    }
+
     /// Returns the open upvalue for stack slot `index`, creating it if needed.
     pub fn find_upval(
         &mut self,

@@ -114,6 +114,7 @@ fn tostring(ctx: &mut Ctx) -> LuaResult<Action> {
                 f: tostring_k,
                 data: 0,
                 catch: Catch::No,
+                yieldable: true,
             },
         });
     }
@@ -226,6 +227,7 @@ fn pairs(ctx: &mut Ctx) -> LuaResult<Action> {
                 f: pairs_k,
                 data: 0,
                 catch: Catch::No,
+                yieldable: true,
             },
         });
     }
@@ -421,6 +423,7 @@ fn pcall(ctx: &mut Ctx) -> LuaResult<Action> {
             f: pcall_k,
             data: 0,
             catch: Catch::Yes,
+            yieldable: true,
         },
     })
 }
@@ -443,6 +446,7 @@ pub fn xpcall(ctx: &mut Ctx) -> LuaResult<Action> {
             f: pcall_k,
             data: 0,
             catch: Catch::WithHandler,
+            yieldable: true,
         },
     })
 }

@@ -115,7 +115,7 @@ fn isyieldable(ctx: &mut Ctx) -> LuaResult<Action> {
         _ => ctx.st.current,
     };
     let d = co.data();
-    let y = d.resumer.is_some() && d.nny == 0 || (co.status() == ThreadStatus::Suspended);
+    let y = d.resumer.is_some() && !d.yield_blocked() || (co.status() == ThreadStatus::Suspended);
     let y = y && !Gc::ptr_eq(co, ctx.st.main_thread);
     ctx.ret1(Value::Bool(y))
 }

@@ -288,6 +288,7 @@ fn require(ctx: &mut Ctx) -> LuaResult<Action> {
                         f: require_k,
                         data: 0,
                         catch: Catch::No,
+                        yieldable: true,
                     },
                 });
             }

@@ -318,8 +318,42 @@ pub trait FormatArgs {
 /// then the conversion kind, then the argument conversion or the flag validation in the order
 /// `lstrlib.c` does them.
 pub fn format<A: FormatArgs>(fmt: &[u8], args: &mut A, out: &mut Vec<u8>) -> Result<(), A::Error> {
-    let mut arg = 1;
-    for piece in pieces(fmt) {
+    format_from(fmt, &mut Cursor::default(), args, out)
+}
+
+/// Where [`format_from`] is in the format string: the byte offset of the piece being processed
+/// and the number of the last argument consumed before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub pos: usize,
+    pub arg: usize,
+}
+
+impl Default for Cursor {
+    fn default() -> Cursor {
+        Cursor { pos: 0, arg: 1 }
+    }
+}
+
+/// [`format`] starting at `cursor`. When an argument access fails, `cursor` is left at the
+/// piece that failed, so a caller whose [`FormatArgs::tostring`] must first call a
+/// `__tostring` metamethod can stop there (keeping `out`) and later run the same piece again
+/// from the same cursor once the string is known. Re-running a piece is safe: everything it
+/// does before the failing access is a check without side effects.
+pub fn format_from<A: FormatArgs>(
+    fmt: &[u8],
+    cursor: &mut Cursor,
+    args: &mut A,
+    out: &mut Vec<u8>,
+) -> Result<(), A::Error> {
+    let mut arg = cursor.arg;
+    let mut it = Pieces {
+        fmt,
+        pos: cursor.pos,
+    };
+    loop {
+        *cursor = Cursor { pos: it.pos, arg };
+        let Some(piece) = it.next() else { break };
         let conv = match piece {
             Piece::Literal(s) => {
                 out.extend_from_slice(s);

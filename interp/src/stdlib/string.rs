@@ -7,7 +7,7 @@
 //! engines in [`super::pattern`], [`super::strformat`] and [`super::pack`]; this module fetches
 //! and checks arguments in PUC's order and turns engine errors into Lua errors.
 
-use crate::stdlib::base::{index_value, tostring_value};
+use crate::stdlib::base::tostring_value;
 use crate::stdlib::pack::{self, PackArgs, PackError, Unpacked};
 use crate::stdlib::pattern::{self, Capture, Gmatch, Gsub, Match, PatternError};
 use crate::stdlib::strformat::{self, FormatArgs, Literal};
@@ -15,7 +15,8 @@ use crate::string::LuaStr;
 use crate::userdata::UserData;
 use crate::value::{LuaType, Value};
 use crate::vm::meta::{arith_numbers, ArOp};
-use crate::vm::native::{Action, Ctx};
+use crate::vm::native::{Action, CallStatus, Catch, Cont, Ctx};
+use crate::vm::Tm;
 use crate::vm::{LuaError, LuaResult, State, MAX_STACK};
 use rua_gc::Gc;
 use std::borrow::Cow;
@@ -380,14 +381,25 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
         Value::Table(_) | Value::LuaFn(_) | Value::NativeFn(_) => None,
         _ => return Err(ctx.type_error(3, "string/function/table")),
     };
+    let Some(r) = repl_str else {
+        let nargs = ctx.nargs();
+        let (g, _) = Gsub::new(p.as_bytes(), max);
+        let state = GsubState {
+            g,
+            out: Vec::with_capacity(s.len()),
+            last_len: 0,
+            changed: false,
+            m_start: 0,
+            m_end: 0,
+        };
+        return gsub_run(ctx, nargs, state, None);
+    };
     let subject = s.as_bytes();
     let (mut g, pat) = Gsub::new(p.as_bytes(), max);
     let mut out = Vec::with_capacity(subject.len());
     let mut last_len = 0;
     let mut changed = false;
     loop {
-        // A fresh budget each time: replacement functions and metamethods run Lua code that
-        // charges the same instruction budget.
         let mut limits = ctx.st.match_budget();
         let m = g.next_match(subject, pat, &mut limits, &mut out);
         ctx.st.settle_match_budget(&limits);
@@ -401,37 +413,8 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
             ctx.st.account_buffer(out.len() - last_len, out.len())?;
             last_len = out.len();
         }
-        if let Some(r) = &repl_str {
-            pattern::expand_replacement(r.as_bytes(), subject, &m, &mut out)
-                .map_err(|e| pattern_error(ctx, e))?;
-            changed = true;
-            continue;
-        }
-        let v = if let Value::Table(_) = repl {
-            let c = m.value(0).map_err(|e| pattern_error(ctx, e))?;
-            let key = capture_value(ctx, subject, c);
-            index_value(ctx, repl, key)?
-        } else {
-            // At most MAX_CAPTURES values: gathered on the stack, not in a fresh Vec.
-            let mut args = [Value::Nil; pattern::MAX_CAPTURES];
-            let n = capture_values(ctx, subject, &m, true, &mut args)?;
-            ctx.call1(repl, &args[..n])?
-        };
-        match v {
-            Value::Nil | Value::Bool(false) => {
-                out.extend_from_slice(&subject[m.start..m.end]);
-                continue;
-            }
-            Value::Str(r) => out.extend_from_slice(r.as_bytes()),
-            Value::Int(i) => crate::number::fmt_int(i, &mut out),
-            Value::Float(f) => crate::number::fmt_float(f, &mut out),
-            other => {
-                return Err(ctx.error(format!(
-                    "invalid replacement value (a {})",
-                    other.type_name()
-                )))
-            }
-        }
+        pattern::expand_replacement(r.as_bytes(), subject, &m, &mut out)
+            .map_err(|e| pattern_error(ctx, e))?;
         changed = true;
     }
     let count = g.count();
@@ -444,38 +427,239 @@ fn gsub(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret(&[v, Value::Int(count)])
 }
 
+/// A `gsub` with a function (or a table whose `__index` is a function) as replacement, between
+/// matches. While a replacement call runs, it lives in a userdata in the slot above the
+/// arguments, so it is dropped with the stack if the call raises or the coroutine is
+/// abandoned.
+struct GsubState {
+    g: Gsub,
+    out: Vec<u8>,
+    /// Bytes of `out` already counted toward the memory limit.
+    last_len: usize,
+    changed: bool,
+    /// The match whose replacement is being computed.
+    m_start: usize,
+    m_end: usize,
+}
+
+/// Runs `gsub` with a function/table replacement from `st` on; `nargs` is the number of
+/// arguments of the call and `ud` the userdata holding the state while suspended (created on
+/// the first call out).
+fn gsub_run(
+    ctx: &mut Ctx,
+    nargs: usize,
+    mut st: GsubState,
+    mut ud: Option<Gc<UserData>>,
+) -> LuaResult<Action> {
+    let (s, p) = match (ctx.arg(1), ctx.arg(2)) {
+        (Value::Str(s), Value::Str(p)) => (s, p),
+        _ => unreachable!("gsub's string arguments are checked on entry"),
+    };
+    let repl = ctx.arg(3);
+    let subject = s.as_bytes();
+    let (_, pat) = Gsub::new(p.as_bytes(), 0);
+    loop {
+        // A fresh budget each time: replacement functions and metamethods run Lua code that
+        // charges the same instruction budget.
+        let mut limits = ctx.st.match_budget();
+        let m = st.g.next_match(subject, pat, &mut limits, &mut st.out);
+        ctx.st.settle_match_budget(&limits);
+        let m = match m {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => return Err(pattern_error(ctx, e)),
+        };
+        if st.out.len() > st.last_len {
+            ctx.st
+                .account_buffer(st.out.len() - st.last_len, st.out.len())?;
+            st.last_len = st.out.len();
+        }
+        st.m_start = m.start;
+        st.m_end = m.end;
+        // The callee and its arguments, pushed once the state is parked.
+        let mut call = [Value::Nil; pattern::MAX_CAPTURES + 1];
+        let ncall;
+        if let Value::Table(t) = repl {
+            let c = m.value(0).map_err(|e| pattern_error(ctx, e))?;
+            let key = capture_value(ctx, subject, c);
+            let direct = t.get(key);
+            let v = if !direct.is_nil() || t.metatable().is_none() {
+                direct
+            } else {
+                match ctx.st.index_slow(repl, key, &|_| String::new())? {
+                    crate::vm::meta::Outcome::Value(v) => v,
+                    crate::vm::meta::Outcome::Meta(tm, a, b) => {
+                        call[0] = tm;
+                        call[1] = a;
+                        call[2] = b;
+                        ncall = 3;
+                        return gsub_call(ctx, nargs, st, ud, &call[..ncall]);
+                    }
+                }
+            };
+            gsub_apply(ctx, &mut st, v, subject)?;
+        } else {
+            call[0] = repl;
+            let n = capture_values(ctx, subject, &m, true, &mut call[1..])?;
+            ncall = n + 1;
+            return gsub_call(ctx, nargs, st, ud.take(), &call[..ncall]);
+        }
+    }
+    let count = st.g.count();
+    if !st.changed {
+        // Nothing replaced: return the subject itself (PUC keeps the original object).
+        return ctx.ret(&[Value::Str(s), Value::Int(count)]);
+    }
+    st.g.finish(subject, &mut st.out);
+    let out = std::mem::take(&mut st.out);
+    let v = ctx.new_string(out);
+    ctx.ret(&[v, Value::Int(count)])
+}
+
+/// Parks the gsub state in its userdata slot and calls `call[0]` with the rest as arguments.
+fn gsub_call(
+    ctx: &mut Ctx,
+    nargs: usize,
+    st: GsubState,
+    ud: Option<Gc<UserData>>,
+    call: &[Value],
+) -> LuaResult<Action> {
+    match ud {
+        Some(u) => {
+            if let Some(slot) = u.data.borrow_mut().downcast_mut::<Option<GsubState>>() {
+                *slot = Some(st);
+            }
+        }
+        None => {
+            ctx.truncate(nargs);
+            let u = new_state_userdata(ctx.st, Some(st));
+            ctx.push(u);
+        }
+    }
+    for v in call {
+        ctx.push(*v);
+    }
+    Ok(Action::Call {
+        nargs: call.len() - 1,
+        nresults: 1,
+        cont: Cont {
+            f: gsub_k,
+            data: nargs,
+            catch: Catch::No,
+            yieldable: false,
+        },
+    })
+}
+
+/// Continuation of `gsub` after a replacement call.
+fn gsub_k(ctx: &mut Ctx, status: CallStatus, nargs: usize) -> LuaResult<Action> {
+    let CallStatus::Ok(_) = status else {
+        unreachable!("gsub's continuation does not catch")
+    };
+    let v = ctx.at(ctx.top() - 1);
+    ctx.nargs = nargs;
+    ctx.truncate(nargs + 1);
+    let ud = match ctx.at(nargs) {
+        Value::UserData(u) => u,
+        _ => unreachable!("gsub's state is above its arguments"),
+    };
+    let st = ud
+        .data
+        .borrow_mut()
+        .downcast_mut::<Option<GsubState>>()
+        .and_then(Option::take);
+    let Some(mut st) = st else {
+        unreachable!("gsub's state is parked while its replacement runs")
+    };
+    let s = match ctx.arg(1) {
+        Value::Str(s) => s,
+        _ => unreachable!("gsub's subject is checked on entry"),
+    };
+    gsub_apply(ctx, &mut st, v, s.as_bytes())?;
+    gsub_run(ctx, nargs, st, Some(ud))
+}
+
+/// Appends the replacement value `v` for the current match (nil/false: keep the match).
+fn gsub_apply(ctx: &mut Ctx, st: &mut GsubState, v: Value, subject: &[u8]) -> LuaResult<()> {
+    match v {
+        Value::Nil | Value::Bool(false) => {
+            st.out.extend_from_slice(&subject[st.m_start..st.m_end]);
+            return Ok(());
+        }
+        Value::Str(r) => st.out.extend_from_slice(r.as_bytes()),
+        Value::Int(i) => crate::number::fmt_int(i, &mut st.out),
+        Value::Float(f) => crate::number::fmt_float(f, &mut st.out),
+        other => {
+            return Err(ctx.error(format!(
+                "invalid replacement value (a {})",
+                other.type_name()
+            )))
+        }
+    }
+    st.changed = true;
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // format
+
+/// Why the `string.format` engine stopped.
+enum FmtFail {
+    Lua(LuaError),
+    /// Argument `arg` has a `__tostring` metamethod `tm`, which must be called first.
+    NeedTostring {
+        tm: Value,
+        arg: usize,
+    },
+}
+
+impl From<LuaError> for FmtFail {
+    fn from(e: LuaError) -> FmtFail {
+        FmtFail::Lua(e)
+    }
+}
 
 /// Argument access for the `string.format` engine.
 struct FmtArgs<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
     /// The string argument currently lent to the engine by [`FormatArgs::literal`].
     held: Option<Gc<LuaStr>>,
+    /// The result of the `__tostring` call made for an argument (number, string).
+    converted: Option<(usize, Gc<LuaStr>)>,
 }
 
 impl FormatArgs for FmtArgs<'_, '_> {
-    type Error = LuaError;
+    type Error = FmtFail;
 
     fn top(&self) -> usize {
         self.ctx.nargs()
     }
 
-    fn integer(&mut self, arg: usize) -> LuaResult<i64> {
-        self.ctx.check_int(arg)
+    fn integer(&mut self, arg: usize) -> Result<i64, FmtFail> {
+        Ok(self.ctx.check_int(arg)?)
     }
 
-    fn number(&mut self, arg: usize) -> LuaResult<f64> {
-        self.ctx.check_float(arg)
+    fn number(&mut self, arg: usize) -> Result<f64, FmtFail> {
+        Ok(self.ctx.check_float(arg)?)
     }
 
-    fn tostring(&mut self, arg: usize, out: &mut Vec<u8>) -> LuaResult<()> {
+    fn tostring(&mut self, arg: usize, out: &mut Vec<u8>) -> Result<(), FmtFail> {
         let v = self.ctx.arg(arg);
         match v {
             Value::Str(s) => out.extend_from_slice(s.as_bytes()),
             Value::Int(i) => crate::number::fmt_int(i, out),
             Value::Float(f) => crate::number::fmt_float(f, out),
             _ => {
+                if let Some((a, s)) = self.converted {
+                    if a == arg {
+                        out.extend_from_slice(s.as_bytes());
+                        return Ok(());
+                    }
+                }
+                let tm = self.ctx.st.get_tm(v, Tm::ToString);
+                if !tm.is_nil() {
+                    return Err(FmtFail::NeedTostring { tm, arg });
+                }
                 if let Value::Str(s) = tostring_value(self.ctx, v)? {
                     out.extend_from_slice(s.as_bytes());
                 }
@@ -484,7 +668,7 @@ impl FormatArgs for FmtArgs<'_, '_> {
         Ok(())
     }
 
-    fn literal(&mut self, arg: usize) -> LuaResult<Literal<'_>> {
+    fn literal(&mut self, arg: usize) -> Result<Literal<'_>, FmtFail> {
         Ok(match self.ctx.arg(arg) {
             Value::Str(s) => {
                 self.held = Some(s);
@@ -507,26 +691,99 @@ impl FormatArgs for FmtArgs<'_, '_> {
         }
     }
 
-    fn arg_error(&mut self, arg: usize, msg: &str) -> LuaError {
-        self.ctx.arg_error(arg, msg)
+    fn arg_error(&mut self, arg: usize, msg: &str) -> FmtFail {
+        FmtFail::Lua(self.ctx.arg_error(arg, msg))
     }
 
-    fn error(&mut self, msg: String) -> LuaError {
-        self.ctx.error(msg)
+    fn error(&mut self, msg: String) -> FmtFail {
+        FmtFail::Lua(self.ctx.error(msg))
     }
 }
 
+/// `string.format`. A `__tostring` metamethod reached by `%s` runs as a continuation call
+/// (so a host future may be awaited inside it): the engine stops at that conversion, the
+/// output so far is kept as a string in the slot above the arguments together with the
+/// cursor, and [`format_k`] runs the conversion again with the metamethod's result.
 fn format(ctx: &mut Ctx) -> LuaResult<Action> {
     let fmt = ctx.check_str(1)?;
-    let mut out = Vec::with_capacity(fmt.len() + 16);
+    let out = Vec::with_capacity(fmt.len() + 16);
+    format_run(ctx, fmt, strformat::Cursor::default(), out, None)
+}
+
+/// Window slots of a suspended `string.format`, counted from the first value above the
+/// arguments: output so far, cursor position, cursor argument.
+const FMT_SLOTS: usize = 3;
+
+fn format_run(
+    ctx: &mut Ctx,
+    fmt: Gc<LuaStr>,
+    mut cursor: strformat::Cursor,
+    mut out: Vec<u8>,
+    converted: Option<(usize, Gc<LuaStr>)>,
+) -> LuaResult<Action> {
     let mut args = FmtArgs {
         ctx: &mut *ctx,
         held: None,
+        converted,
     };
-    strformat::format(fmt.as_bytes(), &mut args, &mut out)?;
+    match strformat::format_from(fmt.as_bytes(), &mut cursor, &mut args, &mut out) {
+        Ok(()) => {}
+        Err(FmtFail::Lua(e)) => return Err(e),
+        Err(FmtFail::NeedTostring { tm, arg }) => {
+            let nargs = ctx.nargs();
+            ctx.truncate(nargs);
+            let partial = ctx.new_string(out);
+            ctx.push(partial);
+            ctx.push(Value::Int(cursor.pos as i64));
+            ctx.push(Value::Int(cursor.arg as i64));
+            let v = ctx.arg(arg);
+            ctx.push(tm);
+            ctx.push(v);
+            return Ok(Action::Call {
+                nargs: 1,
+                nresults: 1,
+                cont: Cont {
+                    f: format_k,
+                    data: nargs,
+                    catch: Catch::No,
+                    yieldable: false,
+                },
+            });
+        }
+    }
     ctx.st.account_buffer(out.len(), out.len())?;
     let v = ctx.new_string(out);
     ctx.ret1(v)
+}
+
+/// Continuation of `string.format` after a `__tostring` call; `nargs` is the number of
+/// arguments of the original call.
+fn format_k(ctx: &mut Ctx, status: CallStatus, nargs: usize) -> LuaResult<Action> {
+    let CallStatus::Ok(_) = status else {
+        unreachable!("format's continuation does not catch")
+    };
+    let r = ctx.at(ctx.top() - 1);
+    let s = match r {
+        Value::Str(s) => s,
+        Value::Int(_) | Value::Float(_) => ctx.st.tostring_number(r),
+        _ => return Err(ctx.error("'__tostring' must return a string")),
+    };
+    ctx.nargs = nargs;
+    let (partial, pos, arg) = match (ctx.at(nargs), ctx.at(nargs + 1), ctx.at(nargs + 2)) {
+        (Value::Str(p), Value::Int(pos), Value::Int(arg)) => (p, pos as usize, arg as usize),
+        _ => unreachable!("format's suspended state is above its arguments"),
+    };
+    // Keep the converted string rooted in the window while the engine runs.
+    ctx.truncate(nargs + FMT_SLOTS);
+    ctx.push(Value::Str(s));
+    let fmt = match ctx.arg(1) {
+        Value::Str(f) => f,
+        _ => unreachable!("format string checked on entry"),
+    };
+    let mut out = Vec::with_capacity(partial.len() + s.len() + 16);
+    out.extend_from_slice(partial.as_bytes());
+    let cursor = strformat::Cursor { pos, arg };
+    format_run(ctx, fmt, cursor, out, Some((arg + 1, s)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -544,7 +544,7 @@ impl State {
         if d.resumer.is_none() {
             return Err(self.rt_error("attempt to yield from outside a coroutine"));
         }
-        if d.nny > 0 {
+        if d.yield_blocked() {
             return Err(self.rt_error("attempt to yield across a C-call boundary"));
         }
         let len = d.stack.len();

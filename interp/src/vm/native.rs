@@ -54,6 +54,13 @@ pub struct Cont {
     pub f: ContFn,
     pub data: usize,
     pub catch: Catch,
+    /// Whether a `coroutine.yield` may suspend the thread while this continuation waits.
+    /// Library functions that PUC Lua runs through a plain `lua_call` (the `__tostring` of
+    /// `string.format`, `gsub` replacements, `table.sort` comparators) set `false`, so a
+    /// yield inside raises "attempt to yield across a C-call boundary" and
+    /// `coroutine.isyieldable` is false there, as in PUC; awaiting a host future
+    /// ([`Action::Await`]) still passes through them.
+    pub yieldable: bool,
 }
 
 /// What a native function asks the VM to do next.

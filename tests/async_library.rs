@@ -1,0 +1,102 @@
+//! Awaiting async host functions inside library functions that call back into Lua through
+//! continuations: `__tostring` reached from `string.format('%s')` and `string.gsub`
+//! replacement functions and `__index` functions. A plain `coroutine.yield` there still raises
+//! PUC's "attempt to yield across a C-call boundary".
+
+use rua::Lua;
+use std::time::Duration;
+
+fn lua_with_sleep() -> Lua {
+    let lua = Lua::new();
+    let sleep = lua
+        .create_async_function(|_, (ms, v): (u64, rua::Value)| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(v)
+        })
+        .unwrap();
+    lua.globals().set("sleep", sleep).unwrap();
+    lua
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_tostring_from_string_format() {
+    let lua = lua_with_sleep();
+    let v: String = lua
+        .load(
+            r#"
+            local A = setmetatable({}, {__tostring = function() return sleep(1, 'alpha') end})
+            local B = setmetatable({}, {__tostring = function() return sleep(0, 42) end})
+            return string.format('[%s|%6s|%-4s|%d|%.3s]', A, B, 'x', 7, A)
+            "#,
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, "[alpha|    42|x   |7|alp]");
+    // Errors after the await are reported as without it.
+    let (ok, msg): (bool, String) = lua
+        .load(
+            "return pcall(string.format, '%s', setmetatable({}, \
+             {__tostring = function() return sleep(0, {}) end}))",
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(msg.contains("'__tostring' must return a string"), "{msg}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_gsub_replacements() {
+    let lua = lua_with_sleep();
+    let (s, n): (String, i64) = lua
+        .load(
+            "return string.gsub('one two three', '(%a)(%a*)', \
+             function(a, rest) return sleep(1, a:upper() .. rest) end)",
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!((s.as_str(), n), ("One Two Three", 3));
+    // nil/false keep the match; a table with an __index function awaits too.
+    let (s, n): (String, i64) = lua
+        .load(
+            r#"
+            local t = setmetatable({}, {__index = function(_, k)
+              if k == 'b' then return sleep(0, false) end
+              return sleep(0, k .. k)
+            end})
+            return string.gsub('abc', '%a', t)
+            "#,
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!((s.as_str(), n), ("aabcc", 3));
+    // Many matches, each awaiting.
+    let n: i64 = lua
+        .load("return #(string.gsub(string.rep('x', 500), 'x', function(c) return sleep(0, 'yz') end))")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(n, 1000);
+}
+
+#[test]
+fn plain_yield_still_crosses_a_c_call_boundary() {
+    let lua = Lua::new();
+    for body in [
+        "string.format('%s', setmetatable({}, {__tostring = function() \
+         assert(not coroutine.isyieldable()) coroutine.yield() end}))",
+        "string.gsub('ab', '.', function(c) assert(not coroutine.isyieldable()) coroutine.yield(c) end)",
+    ] {
+        let msg: String = lua
+            .load(format!(
+                "local co = coroutine.wrap(function() \
+                 return select(2, pcall(function() {body} end)) end) return co()"
+            ))
+            .eval()
+            .unwrap();
+        assert!(msg.contains("attempt to yield across a C-call boundary"), "{body}: {msg}");
+    }
+}
