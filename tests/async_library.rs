@@ -1,6 +1,6 @@
 //! Awaiting async host functions inside library functions that call back into Lua through
-//! continuations: `__tostring` reached from `string.format('%s')` and `string.gsub`
-//! replacement functions and `__index` functions. A plain `coroutine.yield` there still raises
+//! continuations: `__tostring` reached from `string.format('%s')`, `string.gsub`
+//! replacement functions and `__index` functions, and `table.sort` order functions. A plain `coroutine.yield` there still raises
 //! PUC's "attempt to yield across a C-call boundary".
 
 use rua::Lua;
@@ -82,6 +82,50 @@ async fn await_in_gsub_replacements() {
     assert_eq!(n, 1000);
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_table_sort_order_functions() {
+    let lua = lua_with_sleep();
+    let v: String = lua
+        .load("local t = {3, 1, 2} table.sort(t, function(a, b) return sleep(0, a < b) end) return table.concat(t, ',')")
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, "1,2,3");
+    // Many comparisons, each awaiting; same order as without awaits.
+    let (same, n): (bool, i64) = lua
+        .load(
+            r#"
+            local a, b = {}, {}
+            for i = 1, 300 do a[i] = (i * 7919) % 301 b[i] = a[i] end
+            local ca, cb = 0, 0
+            table.sort(a, function(x, y) ca = ca + 1 return sleep(0, x > y) end)
+            table.sort(b, function(x, y) cb = cb + 1 return x > y end)
+            for i = 1, 300 do if a[i] ~= b[i] then return false, 0 end end
+            return ca == cb, ca
+            "#,
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(same && n > 300, "{n}");
+    // An error after an await, and an invalid order function, are reported as without it.
+    let msg: String = lua
+        .load("return select(2, pcall(table.sort, {1, 2, 3}, function(a, b) sleep(0) error('cmp') end))")
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(msg.ends_with("cmp"), "{msg}");
+    let msg: String = lua
+        .load(
+            "local t = {} for i = 1, 200 do t[i] = i end \
+             return select(2, pcall(table.sort, t, function() return sleep(0, true) end))",
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(msg.contains("invalid order function for sorting"), "{msg}");
+}
+
 #[test]
 fn plain_yield_still_crosses_a_c_call_boundary() {
     let lua = Lua::new();
@@ -89,6 +133,7 @@ fn plain_yield_still_crosses_a_c_call_boundary() {
         "string.format('%s', setmetatable({}, {__tostring = function() \
          assert(not coroutine.isyieldable()) coroutine.yield() end}))",
         "string.gsub('ab', '.', function(c) assert(not coroutine.isyieldable()) coroutine.yield(c) end)",
+        "table.sort({2, 1}, function(a, b) assert(not coroutine.isyieldable()) coroutine.yield() end)",
     ] {
         let msg: String = lua
             .load(format!(

@@ -81,14 +81,16 @@ async fn await_in_tostring_metamethod() {
     assert_eq!(v, "obj");
 }
 
-/// Library functions that still call Lua through a nested VM run (table.sort comparators)
-/// refuse an await with a clear error instead of blocking or misbehaving; the rest of the
-/// call is unaffected. (`string.format` and `gsub` await: see tests/async_library.rs.)
+/// Library functions that still call Lua through a nested VM run (`__lt` metamethods reached
+/// from `table.sort` without an order function) refuse an await with a clear error instead of
+/// blocking or misbehaving; the rest of the call is unaffected. (`string.format`, `gsub` and
+/// `table.sort` order functions await: see tests/async_library.rs.)
 #[tokio::test(flavor = "current_thread")]
 async fn nested_library_calls_refuse_awaits_cleanly() {
     let lua = lua_with_sleep();
     let cases = [
-        "local t = {3, 1, 2} table.sort(t, function(a, b) return sleep(0, a < b) end) return table.concat(t, ',')",
+        "local mt = {__lt = function(a, b) return sleep(0, a.v < b.v) end} \
+         local t = {setmetatable({v = 2}, mt), setmetatable({v = 1}, mt)} table.sort(t) return tostring(t[1].v)",
     ];
     for src in cases {
         let e = lua.load(src).eval_async::<String>().await.unwrap_err();

@@ -394,6 +394,20 @@ impl Table {
         })
     }
 
+    /// A new table whose array part is `array` (`array[0]` at key 1), for a buffer the caller
+    /// allocated fallibly (see `State::try_vec`).
+    pub fn from_array(heap: &mut Heap, array: Vec<Value>) -> Gc<Table> {
+        heap.alloc(Table {
+            inner: UnsafeCell::new(Inner {
+                array,
+                ..Inner::default()
+            }),
+            meta: Cell::new(None),
+            flags: Cell::new(0),
+            weak: Cell::new(0),
+        })
+    }
+
     /// Write barrier for a store of `v` into this table: one header-bit test unless the table
     /// is old (generational mode).
     #[inline(always)]

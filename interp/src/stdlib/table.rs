@@ -5,14 +5,18 @@
 //! (`lua_geti`/`lua_seti`) and take lengths with `__len` (`luaL_len`). Plain tables without a
 //! metatable use raw accesses directly.
 //!
-//! `sort` reads the elements into a vector, sorts it with PUC's quicksort (same pivots, same
-//! comparisons, same detection of invalid order functions) and writes the result back.
+//! `sort` reads the elements, sorts them with PUC's quicksort (same pivots, same comparisons,
+//! same detection of invalid order functions) and writes the result back. With an order
+//! function, the elements and the quicksort's state live in the native's stack window and each
+//! comparison is a continuation call, so the order function may await host futures.
 
 use crate::stdlib::base::index_value;
+use crate::table::Table;
 use crate::value::Value;
 use crate::vm::meta::Outcome;
-use crate::vm::native::{Action, Ctx};
+use crate::vm::native::{Action, CallStatus, Catch, Cont, Ctx};
 use crate::vm::{LuaResult, State};
+use rua_gc::Gc;
 
 /// Installs the `table` table.
 pub fn open(st: &mut State) {
@@ -337,10 +341,9 @@ fn randomize_pivot() -> usize {
     (t as u32) as usize
 }
 
-/// Sorting context: the comparator (nil for `<`).
+/// Sorting with the `<` operator (no comparator): a direct quicksort over a vector.
 struct Sorter<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
-    cmp: Value,
 }
 
 impl Sorter<'_, '_> {
@@ -348,15 +351,11 @@ impl Sorter<'_, '_> {
     fn lt(&mut self, a: Value, b: Value) -> LuaResult<bool> {
         // Each comparison counts as an instruction (see `vm::limits`).
         self.ctx.st.charge_instructions(1)?;
-        if self.cmp.is_nil() {
-            less_than(self.ctx, a, b)
-        } else {
-            Ok(self.ctx.call1(self.cmp, &[a, b])?.truthy())
-        }
+        less_than(self.ctx, a, b)
     }
 
     fn invalid_order(&mut self) -> crate::vm::LuaError {
-        self.ctx.error("invalid order function for sorting")
+        invalid_order(self.ctx)
     }
 
     /// Partitions `a[lo..=up]` around the pivot `p` (stored at `a[up - 1]`); returns its final
@@ -406,12 +405,7 @@ impl Sorter<'_, '_> {
             if up - lo == 1 {
                 return Ok(());
             }
-            let p = if up - lo < RANLIMIT || rnd == 0 {
-                (lo + up) / 2
-            } else {
-                let r4 = (up - lo) / 4;
-                rnd % (r4 * 2) + (lo + r4)
-            };
+            let p = choose_pivot(lo, up, rnd);
             if self.lt(a[p], a[lo])? {
                 a.swap(p, lo);
             } else if self.lt(a[up], a[p])? {
@@ -441,6 +435,20 @@ impl Sorter<'_, '_> {
     }
 }
 
+fn invalid_order(ctx: &mut Ctx) -> crate::vm::LuaError {
+    ctx.error("invalid order function for sorting")
+}
+
+/// The pivot position for `a[lo..=up]` (PUC's `choosePivot`).
+fn choose_pivot(lo: usize, up: usize, rnd: usize) -> usize {
+    if up - lo < RANLIMIT || rnd == 0 {
+        (lo + up) / 2
+    } else {
+        let r4 = (up - lo) / 4;
+        rnd % (r4 * 2) + (lo + r4)
+    }
+}
+
 fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
     let t = ctx.arg(1);
     let n = aux_getn(ctx, 1, TAB_RW)?;
@@ -453,6 +461,9 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
             return Err(ctx.type_error(2, "function"));
         }
         let n = n as usize;
+        if !cmp.is_nil() {
+            return sort_with_function(ctx, t, n);
+        }
         // A proxy table may claim any length: fail cleanly rather than abort.
         let mut a = ctx.st.try_vec(n + 1)?;
         a.push(Value::Nil);
@@ -460,12 +471,12 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
             let v = geti(ctx, t, i as i64)?;
             a.push(v);
         }
-        // Keep the elements reachable while the comparator runs (it may change the table).
+        // Keep the elements reachable while `__lt` metamethods run (they may change the table).
         let keep = ctx.top();
         for v in &a[1..] {
             ctx.push(*v);
         }
-        let mut s = Sorter { ctx, cmp };
+        let mut s = Sorter { ctx };
         s.auxsort(&mut a, 1, n, 0)?;
         for (i, v) in a.iter().enumerate().skip(1) {
             seti(s.ctx, t, i as i64, *v)?;
@@ -473,4 +484,309 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
         s.ctx.truncate(keep);
     }
     Ok(Action::Return(0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// sort with an order function, as continuation calls
+//
+// The same quicksort as `Sorter`, turned inside out: each comparison is an `Action::Call` of
+// the order function, and the sort resumes in `sort_k` with its result, so the order function
+// may await host futures. Everything lives in the native's stack window above its `k`
+// arguments (rooted, and dropped with the stack if the sort is abandoned):
+//
+//   k + 0 .. k + 5   registers: element count, phase, pivot position, i, j (integers)
+//   k + 5            a private table holding the elements a[1..=n] (the stack is too small
+//                    for big arrays)
+//   k + 6 ..         pending intervals, three integers each: lo, up, rnd; the last one is
+//                    being sorted, the ones below wait for it (at most ~log2 n of them)
+
+/// What the comparison in flight decides (the point of the quicksort it was made at).
+const PH_START: i64 = 0; // no comparison: start an iteration of the top interval
+const PH_ENDS: i64 = 1; // a[up] < a[lo]
+const PH_PIVOT_LO: i64 = 2; // a[p] < a[lo]
+const PH_UP_PIVOT: i64 = 3; // a[up] < a[p]
+const PH_I: i64 = 4; // a[i] < P (P = a[up - 1] while partitioning)
+const PH_J: i64 = 5; // P < a[j]
+
+const NREGS: usize = 5;
+
+/// The quicksort's registers, loaded from and stored to the stack window around each call.
+struct SortRegs {
+    /// Window position of the first register (the number of arguments).
+    k: usize,
+    /// The elements being sorted.
+    a: Gc<Table>,
+    n: usize,
+    phase: i64,
+    p: usize,
+    i: usize,
+    j: usize,
+    /// The interval being sorted (the top of the interval stack).
+    lo: usize,
+    up: usize,
+    rnd: usize,
+}
+
+fn slot_int(ctx: &Ctx, pos: usize) -> usize {
+    match ctx.at(pos) {
+        Value::Int(v) => v as usize,
+        _ => unreachable!("table.sort keeps integers in its register slots"),
+    }
+}
+
+impl SortRegs {
+    /// Element `a[i]`.
+    #[inline]
+    fn el(&self, i: usize) -> Value {
+        self.a.get_int(i as i64)
+    }
+
+    /// Window position of the first interval.
+    fn intervals(&self) -> usize {
+        self.k + NREGS + 1
+    }
+
+    fn load(ctx: &Ctx, k: usize) -> SortRegs {
+        let a = match ctx.at(k + NREGS) {
+            Value::Table(a) => a,
+            _ => unreachable!("table.sort keeps its elements in a table slot"),
+        };
+        let mut r = SortRegs {
+            k,
+            a,
+            n: slot_int(ctx, k),
+            phase: slot_int(ctx, k + 1) as i64,
+            p: slot_int(ctx, k + 2),
+            i: slot_int(ctx, k + 3),
+            j: slot_int(ctx, k + 4),
+            lo: 0,
+            up: 0,
+            rnd: 0,
+        };
+        r.load_top(ctx);
+        r
+    }
+
+    /// Loads `lo`, `up`, `rnd` from the top interval; `false` when there is none.
+    fn load_top(&mut self, ctx: &Ctx) -> bool {
+        let top = ctx.top();
+        if top <= self.intervals() {
+            return false;
+        }
+        self.lo = slot_int(ctx, top - 3);
+        self.up = slot_int(ctx, top - 2);
+        self.rnd = slot_int(ctx, top - 1);
+        true
+    }
+
+    fn store(&self, ctx: &mut Ctx) {
+        let k = self.k;
+        ctx.set_at(k + 1, Value::Int(self.phase));
+        ctx.set_at(k + 2, Value::Int(self.p as i64));
+        ctx.set_at(k + 3, Value::Int(self.i as i64));
+        ctx.set_at(k + 4, Value::Int(self.j as i64));
+        let top = ctx.top();
+        ctx.set_at(top - 3, Value::Int(self.lo as i64));
+        ctx.set_at(top - 2, Value::Int(self.up as i64));
+        ctx.set_at(top - 1, Value::Int(self.rnd as i64));
+    }
+
+    fn swap(&self, x: usize, y: usize) {
+        let (vx, vy) = (self.el(x), self.el(y));
+        self.a.set_int(x as i64, vy);
+        self.a.set_int(y as i64, vx);
+    }
+
+    /// Drops the top interval (sorted) and goes on with the one below.
+    fn pop(&mut self, ctx: &mut Ctx) {
+        let top = ctx.top();
+        ctx.truncate(top - 3);
+        self.phase = PH_START;
+    }
+
+    /// Runs the quicksort from the comparison result `lt` of the current phase up to the next
+    /// comparison, returned as the element positions `(x, y)` meaning `a[x] < a[y]`; `None`
+    /// when everything is sorted.
+    fn advance(&mut self, ctx: &mut Ctx, mut lt: bool) -> LuaResult<Option<(usize, usize)>> {
+        loop {
+            let (lo, up) = (self.lo, self.up);
+            match self.phase {
+                PH_START => {
+                    if !self.load_top(ctx) {
+                        return Ok(None);
+                    }
+                    if self.lo >= self.up {
+                        self.pop(ctx);
+                        continue;
+                    }
+                    self.phase = PH_ENDS;
+                    return Ok(Some((self.up, self.lo)));
+                }
+                PH_ENDS => {
+                    if lt {
+                        self.swap(lo, up);
+                    }
+                    if up - lo == 1 {
+                        self.pop(ctx);
+                        continue;
+                    }
+                    self.p = choose_pivot(lo, up, self.rnd);
+                    self.phase = PH_PIVOT_LO;
+                    return Ok(Some((self.p, lo)));
+                }
+                PH_PIVOT_LO if !lt => {
+                    self.phase = PH_UP_PIVOT;
+                    return Ok(Some((up, self.p)));
+                }
+                PH_PIVOT_LO | PH_UP_PIVOT => {
+                    if lt {
+                        let other = if self.phase == PH_PIVOT_LO { lo } else { up };
+                        self.swap(self.p, other);
+                    }
+                    if up - lo == 2 {
+                        self.pop(ctx);
+                        continue;
+                    }
+                    // Partition around P = a[p], kept at a[up - 1].
+                    self.swap(self.p, up - 1);
+                    self.i = lo + 1;
+                    self.j = up - 1;
+                    self.phase = PH_I;
+                    return Ok(Some((self.i, up - 1)));
+                }
+                PH_I => {
+                    if lt {
+                        if self.i == up - 1 {
+                            return Err(invalid_order(ctx));
+                        }
+                        self.i += 1;
+                        return Ok(Some((self.i, up - 1)));
+                    }
+                    self.j -= 1;
+                    self.phase = PH_J;
+                    return Ok(Some((up - 1, self.j)));
+                }
+                PH_J => {
+                    let (i, j) = (self.i, self.j);
+                    if lt {
+                        if j < i {
+                            return Err(invalid_order(ctx));
+                        }
+                        self.j -= 1;
+                        return Ok(Some((up - 1, self.j)));
+                    }
+                    if j >= i {
+                        self.swap(i, j);
+                        self.i += 1;
+                        self.phase = PH_I;
+                        return Ok(Some((self.i, up - 1)));
+                    }
+                    self.swap(up - 1, i);
+                    self.split(ctx, i);
+                    lt = false;
+                    continue;
+                }
+                _ => unreachable!("table.sort phase"),
+            }
+        }
+    }
+
+    /// After partitioning the top interval at `p`: the smaller side is pushed to be sorted
+    /// first, the larger one stays below it (PUC recurses on the smaller side and loops on
+    /// the larger one).
+    fn split(&mut self, ctx: &mut Ctx, p: usize) {
+        let (lo, up, rnd) = (self.lo, self.up, self.rnd);
+        let (child, n);
+        if p - lo < up - p {
+            child = (lo, p - 1);
+            n = p - lo;
+            self.lo = p + 1;
+        } else {
+            child = (p + 1, up);
+            n = up - p;
+            self.up = p - 1;
+        }
+        // (PUC draws the new seed after sorting the smaller side; it is arbitrary either way.)
+        if (self.up.wrapping_sub(self.lo)) / 128 > n && self.up > self.lo {
+            self.rnd = randomize_pivot();
+        }
+        let top = ctx.top();
+        ctx.set_at(top - 3, Value::Int(self.lo as i64));
+        ctx.set_at(top - 2, Value::Int(self.up as i64));
+        ctx.set_at(top - 1, Value::Int(self.rnd as i64));
+        ctx.push(Value::Int(child.0 as i64));
+        ctx.push(Value::Int(child.1 as i64));
+        ctx.push(Value::Int(rnd as i64));
+        self.phase = PH_START;
+    }
+}
+
+/// Starts sorting the `n` elements of `t` with the order function at argument 2.
+fn sort_with_function(ctx: &mut Ctx, t: Value, n: usize) -> LuaResult<Action> {
+    let k = ctx.nargs();
+    // A proxy table may claim any length: fail cleanly rather than abort.
+    let mut a = ctx.st.try_vec(n)?;
+    for i in 1..=n {
+        let v = geti(ctx, t, i as i64)?;
+        a.push(v);
+    }
+    let a = Table::from_array(&mut ctx.st.heap, a);
+    ctx.truncate(k);
+    for v in [n, PH_START as usize, 0, 0, 0] {
+        ctx.push(Value::Int(v as i64));
+    }
+    ctx.push(Value::Table(a));
+    for v in [1, n, 0] {
+        ctx.push(Value::Int(v as i64));
+    }
+    let mut r = SortRegs::load(ctx, k);
+    sort_step(ctx, &mut r, false)
+}
+
+/// Advances the sort with comparison result `lt`: calls the order function for the next
+/// comparison, or writes the sorted elements back and returns.
+fn sort_step(ctx: &mut Ctx, r: &mut SortRegs, lt: bool) -> LuaResult<Action> {
+    match r.advance(ctx, lt)? {
+        Some((x, y)) => {
+            // Each comparison counts as an instruction (see `vm::limits`).
+            ctx.st.charge_instructions(1)?;
+            r.store(ctx);
+            let (a, b) = (r.el(x), r.el(y));
+            ctx.push(ctx.arg(2));
+            ctx.push(a);
+            ctx.push(b);
+            Ok(Action::Call {
+                nargs: 2,
+                nresults: 1,
+                cont: Cont {
+                    f: sort_k,
+                    data: r.k,
+                    catch: Catch::No,
+                    yieldable: false,
+                },
+            })
+        }
+        None => {
+            let t = ctx.arg(1);
+            for i in 1..=r.n {
+                let v = r.el(i);
+                seti(ctx, t, i as i64, v)?;
+            }
+            ctx.truncate(r.k);
+            Ok(Action::Return(0))
+        }
+    }
+}
+
+/// Continuation of `table.sort` after a call of the order function.
+fn sort_k(ctx: &mut Ctx, status: CallStatus, k: usize) -> LuaResult<Action> {
+    let CallStatus::Ok(_) = status else {
+        unreachable!("table.sort's continuation does not catch")
+    };
+    let top = ctx.top();
+    let lt = ctx.at(top - 1).truthy();
+    ctx.truncate(top - 1);
+    ctx.nargs = k;
+    let mut r = SortRegs::load(ctx, k);
+    sort_step(ctx, &mut r, lt)
 }

@@ -333,32 +333,56 @@ impl State {
     }
 
     /// Carries out the action returned by the native in the top frame.
-    pub(crate) fn handle_action(&mut self, action: Action) -> LuaResult<Flow> {
-        match action {
-            Action::Return(n) => {
-                let len = self.current.data().stack.len();
-                self.post_call(len - n, n)
-            }
-            Action::Call {
+    ///
+    /// A native that calls a native callee (say `table.sort` with a Rust comparator) gets its
+    /// continuation run as soon as the callee returns, which would nest one Rust call level per
+    /// callee. Instead, the continuation's next action is handed back to the `Call` arm here
+    /// (`cont_next`) and carried out by its loop, so any number of such calls runs in constant
+    /// Rust stack.
+    pub(crate) fn handle_action(&mut self, mut action: Action) -> LuaResult<Flow> {
+        loop {
+            let Action::Call {
                 nargs,
                 nresults,
                 cont,
-            } => {
-                let d = self.current.data();
-                if self.c_depth + d.pending_conts + d.resume_depth >= MAX_C_DEPTH {
-                    return Err(self.rt_error("C stack overflow"));
-                }
-                let func = d.stack.len() - nargs - 1;
-                let fr = d.frames.last_mut().unwrap();
-                if let FrameKind::Native { cont: c, .. } = &mut fr.kind {
-                    *c = Some(cont);
-                }
-                d.pending_conts += 1;
-                fr.aux = func;
-                self.c_depth += 1;
-                let r = self.precall(func, nresults, RetMode::Cont, false);
-                self.c_depth -= 1;
-                r
+            } = action
+            else {
+                return self.handle_other_action(action);
+            };
+            let th = self.current;
+            let d = th.data();
+            if self.c_depth + d.pending_conts + d.resume_depth >= MAX_C_DEPTH {
+                return Err(self.rt_error("C stack overflow"));
+            }
+            let func = d.stack.len() - nargs - 1;
+            let nframes = d.frames.len();
+            let fr = d.frames.last_mut().unwrap();
+            if let FrameKind::Native { cont: c, .. } = &mut fr.kind {
+                *c = Some(cont);
+            }
+            d.pending_conts += 1;
+            fr.aux = func;
+            self.c_depth += 1;
+            let saved = self
+                .cont_tramp
+                .replace((th.as_ptr() as usize, self.c_depth, nframes));
+            let r = self.precall(func, nresults, RetMode::Cont, false);
+            self.cont_tramp = saved;
+            self.c_depth -= 1;
+            match self.cont_next.take() {
+                Some(next) if r.is_ok() => action = next,
+                _ => return r,
+            }
+        }
+    }
+
+    /// [`State::handle_action`] for the actions other than `Call`.
+    fn handle_other_action(&mut self, action: Action) -> LuaResult<Flow> {
+        match action {
+            Action::Call { .. } => self.handle_action(action),
+            Action::Return(n) => {
+                let len = self.current.data().stack.len();
+                self.post_call(len - n, n)
             }
             Action::TailCall { nargs } => {
                 let d = self.current.data();
@@ -441,6 +465,13 @@ impl State {
                     };
                     (cont.f)(&mut ctx, CallStatus::Ok(count), cont.data)?
                 };
+                // Called synchronously from the `Call` of this very frame (a native callee):
+                // let that loop carry on rather than nesting.
+                let here = (th.as_ptr() as usize, self.c_depth, th.data().frames.len());
+                if self.cont_tramp == Some(here) {
+                    self.cont_next = Some(action);
+                    return Ok(Flow::Continue);
+                }
                 self.handle_action(action)
             }
             RetMode::CloseErr => {

@@ -154,6 +154,11 @@ pub struct State {
     pub iterators: BuiltinIterators,
     /// Reusable byte buffer for building strings (concatenation).
     pub(crate) scratch: Vec<u8>,
+    /// The native frame whose [`Action::Call`](crate::vm::native::Action) is being started
+    /// (thread, C depth, frame count), and the action its continuation returned when a native
+    /// callee finished synchronously; see `State::handle_action`.
+    pub(crate) cont_tramp: Option<(usize, u32, usize)>,
+    pub(crate) cont_next: Option<crate::vm::native::Action>,
     /// File handles opened by the `io` library (flushed by `os.exit`).
     pub open_files: crate::stdlib::io::OpenFiles,
 }
@@ -233,6 +238,8 @@ impl State {
             sandbox: limits::Limits::default(),
             iterators: BuiltinIterators::default(),
             scratch: Vec::new(),
+            cont_tramp: None,
+            cont_next: None,
             open_files: Default::default(),
         };
         registry.set_int(1, Value::Thread(main_thread));

@@ -152,6 +152,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Replaces the value at window position `i` (0-based from the first argument; must exist).
+    #[inline]
+    pub fn set_at(&mut self, i: usize, v: Value) {
+        let b = self.base;
+        self.stack()[b + i] = v;
+    }
+
     /// Removes values so that the window holds `n` values.
     pub fn truncate(&mut self, n: usize) {
         let b = self.base;
