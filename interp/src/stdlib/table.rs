@@ -527,8 +527,9 @@ struct SortRegs {
     rnd: usize,
 }
 
-fn slot_int(ctx: &Ctx, pos: usize) -> usize {
-    match ctx.at(pos) {
+#[inline]
+fn slot_int(v: Value) -> usize {
+    match v {
         Value::Int(v) => v as usize,
         _ => unreachable!("table.sort keeps integers in its register slots"),
     }
@@ -546,49 +547,49 @@ impl SortRegs {
         self.k + NREGS + 1
     }
 
-    fn load(ctx: &Ctx, k: usize) -> SortRegs {
-        let a = match ctx.at(k + NREGS) {
+    fn load(ctx: &mut Ctx, k: usize) -> SortRegs {
+        let w = ctx.window();
+        let a = match w[k + NREGS] {
             Value::Table(a) => a,
             _ => unreachable!("table.sort keeps its elements in a table slot"),
         };
-        let mut r = SortRegs {
+        let top = w.len();
+        SortRegs {
             k,
             a,
-            n: slot_int(ctx, k),
-            phase: slot_int(ctx, k + 1) as i64,
-            p: slot_int(ctx, k + 2),
-            i: slot_int(ctx, k + 3),
-            j: slot_int(ctx, k + 4),
-            lo: 0,
-            up: 0,
-            rnd: 0,
-        };
-        r.load_top(ctx);
-        r
+            n: slot_int(w[k]),
+            phase: slot_int(w[k + 1]) as i64,
+            p: slot_int(w[k + 2]),
+            i: slot_int(w[k + 3]),
+            j: slot_int(w[k + 4]),
+            lo: slot_int(w[top - 3]),
+            up: slot_int(w[top - 2]),
+            rnd: slot_int(w[top - 1]),
+        }
     }
 
     /// Loads `lo`, `up`, `rnd` from the top interval; `false` when there is none.
-    fn load_top(&mut self, ctx: &Ctx) -> bool {
-        let top = ctx.top();
-        if top <= self.intervals() {
+    fn load_top(&mut self, ctx: &mut Ctx) -> bool {
+        let first = self.intervals();
+        let w = ctx.window();
+        let top = w.len();
+        if top <= first {
             return false;
         }
-        self.lo = slot_int(ctx, top - 3);
-        self.up = slot_int(ctx, top - 2);
-        self.rnd = slot_int(ctx, top - 1);
+        self.lo = slot_int(w[top - 3]);
+        self.up = slot_int(w[top - 2]);
+        self.rnd = slot_int(w[top - 1]);
         true
     }
 
+    /// Stores the partition registers (the interval bounds are stored when they change).
     fn store(&self, ctx: &mut Ctx) {
         let k = self.k;
-        ctx.set_at(k + 1, Value::Int(self.phase));
-        ctx.set_at(k + 2, Value::Int(self.p as i64));
-        ctx.set_at(k + 3, Value::Int(self.i as i64));
-        ctx.set_at(k + 4, Value::Int(self.j as i64));
-        let top = ctx.top();
-        ctx.set_at(top - 3, Value::Int(self.lo as i64));
-        ctx.set_at(top - 2, Value::Int(self.up as i64));
-        ctx.set_at(top - 1, Value::Int(self.rnd as i64));
+        let w = &mut ctx.window()[k + 1..k + NREGS];
+        w[0] = Value::Int(self.phase);
+        w[1] = Value::Int(self.p as i64);
+        w[2] = Value::Int(self.i as i64);
+        w[3] = Value::Int(self.j as i64);
     }
 
     fn swap(&self, x: usize, y: usize) {
@@ -710,10 +711,11 @@ impl SortRegs {
         if (self.up.wrapping_sub(self.lo)) / 128 > n && self.up > self.lo {
             self.rnd = randomize_pivot();
         }
-        let top = ctx.top();
-        ctx.set_at(top - 3, Value::Int(self.lo as i64));
-        ctx.set_at(top - 2, Value::Int(self.up as i64));
-        ctx.set_at(top - 1, Value::Int(self.rnd as i64));
+        let w = ctx.window();
+        let top = w.len();
+        w[top - 3] = Value::Int(self.lo as i64);
+        w[top - 2] = Value::Int(self.up as i64);
+        w[top - 1] = Value::Int(self.rnd as i64);
         ctx.push(Value::Int(child.0 as i64));
         ctx.push(Value::Int(child.1 as i64));
         ctx.push(Value::Int(rnd as i64));

@@ -152,11 +152,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Replaces the value at window position `i` (0-based from the first argument; must exist).
+    /// This native's stack window (its arguments and the values it pushed), for natives that
+    /// keep state in stack slots across continuation calls.
     #[inline]
-    pub fn set_at(&mut self, i: usize, v: Value) {
+    pub fn window(&mut self) -> &mut [Value] {
         let b = self.base;
-        self.stack()[b + i] = v;
+        &mut self.stack()[b..]
     }
 
     /// Removes values so that the window holds `n` values.
