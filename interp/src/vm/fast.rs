@@ -640,11 +640,25 @@ impl State {
                 OpCode::Return0 | OpCode::Return1 => {
                     let d = self.current.data();
                     let fr = d.frames.last().unwrap();
+                    let n = (op == OpCode::Return1) as usize;
                     if fr.ret != RetMode::Normal {
-                        slow!()
+                        // Returns to a continuation, a metamethod's instruction, Rust or a
+                        // resumer: the general return (as the complete interpreter does it).
+                        savepc!();
+                        // SAFETY: `regs` points into the stack (module invariant).
+                        let base = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize;
+                        match self.post_call(base + i.a(), n)? {
+                            Flow::Continue => {
+                                if self.hook_mask != 0 {
+                                    return Ok(Flow::Continue);
+                                }
+                                load!();
+                                continue;
+                            }
+                            other => return Ok(other),
+                        }
                     }
                     let (dst, nresults) = (fr.func, fr.nresults);
-                    let n = (op == OpCode::Return1) as usize;
                     let v = reg!(i.a());
                     // SAFETY: the frame stack is not empty (the running frame is on it).
                     unsafe { d.frames.set_len(d.frames.len() - 1) };
