@@ -247,17 +247,16 @@ impl State {
                 if d.frames.len() >= self.limits.frames {
                     return Err(self.rt_error("stack overflow"));
                 }
-                d.frames.push(Frame {
+                d.frames.push(Frame::lua(
                     func,
                     base,
-                    top: base + max,
+                    base + max,
                     nresults,
                     ret,
-                    kind: FrameKind::Lua { cl, pc: 0, nextra },
-                    aux: 0,
+                    cl,
+                    nextra,
                     tail,
-                    hook_line: 0,
-                });
+                ));
                 if self.hook_mask & HOOK_CALL != 0 {
                     let event = if tail { "tail call" } else { "call" };
                     self.run_hook_transfer(event, 1, np)?;
@@ -269,21 +268,7 @@ impl State {
                 if d.frames.len() >= self.limits.frames {
                     return Err(self.rt_error("stack overflow"));
                 }
-                d.frames.push(Frame {
-                    func,
-                    base: func + 1,
-                    top: 0,
-                    nresults,
-                    ret,
-                    kind: FrameKind::Native {
-                        cl: ncl,
-                        cont: None,
-                        resume: None,
-                    },
-                    aux: 0,
-                    tail,
-                    hook_line: 0,
-                });
+                d.frames.push(Frame::native(func, nresults, ret, ncl, tail));
                 let nargs = d.stack.len() - func - 1;
                 if self.hook_mask & HOOK_CALL != 0 {
                     self.run_hook_transfer("call", 1, nargs)?;

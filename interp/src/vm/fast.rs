@@ -200,21 +200,16 @@ impl State {
                         for k in top - f - 1..fp.num_params as usize {
                             d.stack[func + 1 + k] = Value::Nil;
                         }
-                        d.frames.push(Frame {
+                        d.frames.push(Frame::lua(
                             func,
-                            base: func + 1,
-                            top: ntop,
-                            nresults: nres,
-                            ret: RetMode::Normal,
-                            kind: FrameKind::Lua {
-                                cl: ncl,
-                                pc: 0,
-                                nextra: 0,
-                            },
-                            aux: 0,
-                            tail: false,
-                            hook_line: 0,
-                        });
+                            func + 1,
+                            ntop,
+                            nres,
+                            RetMode::Normal,
+                            ncl,
+                            0,
+                            false,
+                        ));
                         cl = ncl;
                         // SAFETY: func + 1 < ntop <= stack.len().
                         regs = unsafe { d.stack.as_mut_ptr().add(func + 1) };
@@ -767,21 +762,8 @@ impl State {
         let d = th.data();
         let depth = d.frames.len();
         d.stack.truncate(top);
-        d.frames.push(Frame {
-            func,
-            base: func + 1,
-            top: 0,
-            nresults: nres,
-            ret: RetMode::Normal,
-            kind: FrameKind::Native {
-                cl: ncl,
-                cont: None,
-                resume: None,
-            },
-            aux: 0,
-            tail: false,
-            hook_line: 0,
-        });
+        d.frames
+            .push(Frame::native(func, nres, RetMode::Normal, ncl, false));
         let action = {
             let mut ctx = Ctx {
                 st: self,

@@ -82,6 +82,59 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A new activation of Lua closure `cl` with registers from `base` to `top` (stack
+    /// indexes) and `nextra` vararg values stored below `func`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn lua(
+        func: usize,
+        base: usize,
+        top: usize,
+        nresults: i32,
+        ret: RetMode,
+        cl: Gc<LuaClosure>,
+        nextra: usize,
+        tail: bool,
+    ) -> Frame {
+        Frame {
+            func,
+            base,
+            top,
+            nresults,
+            ret,
+            kind: FrameKind::Lua { cl, pc: 0, nextra },
+            aux: 0,
+            tail,
+            hook_line: 0,
+        }
+    }
+
+    /// A new activation of native `cl` whose arguments start at `func + 1`.
+    #[inline]
+    pub fn native(
+        func: usize,
+        nresults: i32,
+        ret: RetMode,
+        cl: Gc<NativeClosure>,
+        tail: bool,
+    ) -> Frame {
+        Frame {
+            func,
+            base: func + 1,
+            top: 0,
+            nresults,
+            ret,
+            kind: FrameKind::Native {
+                cl,
+                cont: None,
+                resume: None,
+            },
+            aux: 0,
+            tail,
+            hook_line: 0,
+        }
+    }
+
     pub fn trace(&self, t: &mut Tracer) {
         match self.kind {
             FrameKind::Lua { cl, .. } => t.mark(cl),
