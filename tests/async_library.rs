@@ -4,19 +4,9 @@
 //! PUC's "attempt to yield across a C-call boundary".
 
 use rua::Lua;
-use std::time::Duration;
 
-fn lua_with_sleep() -> Lua {
-    let lua = Lua::new();
-    let sleep = lua
-        .create_async_function(|_, (ms, v): (u64, rua::Value)| async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(v)
-        })
-        .unwrap();
-    lua.globals().set("sleep", sleep).unwrap();
-    lua
-}
+mod common;
+use common::lua_with_sleep;
 
 #[tokio::test(flavor = "current_thread")]
 async fn await_in_tostring_from_string_format() {

@@ -7,17 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn lua_with_sleep() -> Lua {
-    let lua = Lua::new();
-    let sleep = lua
-        .create_async_function(|_, (ms, v): (u64, rua::Value)| async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(v)
-        })
-        .unwrap();
-    lua.globals().set("sleep", sleep).unwrap();
-    lua
-}
+mod common;
+use common::lua_with_sleep;
 
 #[tokio::test(flavor = "current_thread")]
 async fn await_in_plain_code_and_pcall() {
