@@ -94,6 +94,7 @@ impl Lua {
         self.with_state(|st| {
             let f = crate::value::RawValue::NativeFn(st.heap.alloc(NativeClosure {
                 code: NativeCode::Boxed(native),
+                fast: None,
                 name: "?",
                 upvals: Box::new([]),
             }));

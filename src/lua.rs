@@ -554,6 +554,7 @@ impl Lua {
         });
         let handler = RawValue::NativeFn(st.heap.alloc(NativeClosure {
             code: NativeCode::Boxed(handler_fn),
+            fast: None,
             name: "traceback",
             upvals: Box::new([]),
         }));
@@ -845,6 +846,7 @@ impl Lua {
         self.with_state(|st| {
             let f = RawValue::NativeFn(st.heap.alloc(NativeClosure {
                 code: NativeCode::Boxed(native),
+                fast: None,
                 name: "?",
                 upvals: Box::new([]),
             }));

@@ -177,9 +177,18 @@ pub enum NativeCode {
     Boxed(BoxedNativeFn),
 }
 
+/// Signature of a native function's shortcut (see [`NativeClosure::fast`]).
+pub type FastFn = fn(&[Value]) -> Option<Value>;
+
 /// A native function value with optional upvalues.
 pub struct NativeClosure {
     pub code: NativeCode,
+    /// An optional shortcut the fast interpreter loop calls with the arguments instead of
+    /// pushing a frame for `code`: it must return exactly the single result `code` would
+    /// return, or `None` for every case it does not handle (errors, coercions), which then
+    /// runs `code` as usual. It cannot fail, allocate, yield or see the state, so the missing
+    /// frame is never observable.
+    pub fast: Option<FastFn>,
     /// Name used when no better name can be derived from the call site.
     pub name: &'static str,
     /// Write with [`NativeClosure::set_upval`] (write barrier).

@@ -11,24 +11,24 @@ use crate::vm::{LuaResult, State};
 /// Installs the `math` table.
 pub fn open(st: &mut State) {
     let t = st.new_table(0, 32);
-    st.register(t, "abs", abs);
-    st.register(t, "ceil", ceil);
-    st.register(t, "floor", floor);
+    st.register_fast(t, "abs", abs, fast::abs);
+    st.register_fast(t, "ceil", ceil, fast::ceil);
+    st.register_fast(t, "floor", floor, fast::floor);
     st.register(t, "fmod", fmod);
     st.register(t, "modf", modf);
-    st.register(t, "sqrt", sqrt);
-    st.register(t, "exp", exp);
+    st.register_fast(t, "sqrt", sqrt, fast::sqrt);
+    st.register_fast(t, "exp", exp, fast::exp);
     st.register(t, "log", log);
-    st.register(t, "sin", sin);
-    st.register(t, "cos", cos);
-    st.register(t, "tan", tan);
-    st.register(t, "asin", asin);
-    st.register(t, "acos", acos);
+    st.register_fast(t, "sin", sin, fast::sin);
+    st.register_fast(t, "cos", cos, fast::cos);
+    st.register_fast(t, "tan", tan, fast::tan);
+    st.register_fast(t, "asin", asin, fast::asin);
+    st.register_fast(t, "acos", acos, fast::acos);
     st.register(t, "atan", atan);
-    st.register(t, "deg", deg);
-    st.register(t, "rad", rad);
-    st.register(t, "max", max);
-    st.register(t, "min", min);
+    st.register_fast(t, "deg", deg, fast::deg);
+    st.register_fast(t, "rad", rad, fast::rad);
+    st.register_fast(t, "max", max, fast::max);
+    st.register_fast(t, "min", min, fast::min);
     st.register(t, "tointeger", tointeger);
     st.register(t, "type", type_);
     st.register(t, "ult", ult);
@@ -362,5 +362,102 @@ mod tests {
         }
         let f = to_unit_float(u64::MAX);
         assert!((0.0..1.0).contains(&f));
+    }
+}
+
+/// Shortcuts for plain number arguments (`NativeClosure::fast`): each returns what its
+/// function returns, or `None` to run the function itself (string coercion, errors).
+mod fast {
+    use super::numint;
+    use crate::value::Value;
+
+    /// The first argument as a float, when it is a number.
+    #[inline(always)]
+    fn float1(args: &[Value]) -> Option<f64> {
+        match args.first()? {
+            Value::Float(x) => Some(*x),
+            Value::Int(n) => Some(*n as f64),
+            _ => None,
+        }
+    }
+
+    macro_rules! float_fast {
+        ($($name:ident = $f:expr;)*) => {$(
+            pub fn $name(args: &[Value]) -> Option<Value> {
+                let f: fn(f64) -> f64 = $f;
+                Some(Value::Float(f(float1(args)?)))
+            }
+        )*};
+    }
+
+    float_fast! {
+        sqrt = f64::sqrt;
+        exp = f64::exp;
+        sin = f64::sin;
+        cos = f64::cos;
+        tan = f64::tan;
+        asin = f64::asin;
+        acos = f64::acos;
+        deg = |x| x * (180.0 / std::f64::consts::PI);
+        rad = |x| x * (std::f64::consts::PI / 180.0);
+    }
+
+    pub fn abs(args: &[Value]) -> Option<Value> {
+        match args.first()? {
+            Value::Int(n) => Some(Value::Int(n.wrapping_abs())),
+            Value::Float(x) => Some(Value::Float(x.abs())),
+            _ => None,
+        }
+    }
+
+    pub fn floor(args: &[Value]) -> Option<Value> {
+        match args.first()? {
+            v @ Value::Int(_) => Some(*v),
+            Value::Float(x) => Some(numint(x.floor())),
+            _ => None,
+        }
+    }
+
+    pub fn ceil(args: &[Value]) -> Option<Value> {
+        match args.first()? {
+            v @ Value::Int(_) => Some(*v),
+            Value::Float(x) => Some(numint(x.ceil())),
+            _ => None,
+        }
+    }
+
+    /// `math.max`/`math.min` when all arguments are integers or all are floats (mixed
+    /// arguments compare exactly through the function itself).
+    fn extreme(args: &[Value], want_max: bool) -> Option<Value> {
+        let (first, rest) = args.split_first()?;
+        match *first {
+            Value::Int(mut best) => {
+                for v in rest {
+                    let Value::Int(x) = *v else { return None };
+                    if (want_max && best < x) || (!want_max && x < best) {
+                        best = x;
+                    }
+                }
+                Some(Value::Int(best))
+            }
+            Value::Float(mut best) => {
+                for v in rest {
+                    let Value::Float(x) = *v else { return None };
+                    if (want_max && best < x) || (!want_max && x < best) {
+                        best = x;
+                    }
+                }
+                Some(Value::Float(best))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn max(args: &[Value]) -> Option<Value> {
+        extreme(args, true)
+    }
+
+    pub fn min(args: &[Value]) -> Option<Value> {
+        extreme(args, false)
     }
 }

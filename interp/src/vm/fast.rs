@@ -218,6 +218,26 @@ impl State {
                         kst = fp.consts.as_ptr();
                     }
                     Value::NativeFn(ncl) => {
+                        if let Some(fast) = ncl.fast {
+                            // SAFETY: the arguments are registers `f + 1 .. top` of this frame,
+                            // within the stack (`top` is at most the stack's length).
+                            let args =
+                                unsafe { std::slice::from_raw_parts(regs.add(f + 1), top - f - 1) };
+                            if let Some(v) = fast(args) {
+                                setreg!(f, v);
+                                if nres < 0 {
+                                    // SAFETY: `regs` points into the stack (module invariant).
+                                    let d = self.current.data();
+                                    let base = unsafe { regs.offset_from(d.stack.as_ptr()) };
+                                    d.top = base as usize + f + 1;
+                                } else {
+                                    for k in 1..nres as usize {
+                                        setreg!(f + k, Value::Nil);
+                                    }
+                                }
+                                continue;
+                            }
+                        }
                         if self.current.data().frames.len() >= self.limits.frames {
                             slow!()
                         }

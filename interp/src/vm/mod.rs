@@ -23,7 +23,9 @@ pub mod limits;
 pub mod meta;
 pub mod native;
 
-use crate::func::{FnProto, LuaClosure, NativeClosure, NativeCode, NativeFn, UpState, UpVal};
+use crate::func::{
+    FastFn, FnProto, LuaClosure, NativeClosure, NativeCode, NativeFn, UpState, UpVal,
+};
 use crate::proto::{Constant, Proto};
 use crate::string::{Interner, LuaStr};
 use crate::table::Table;
@@ -280,6 +282,18 @@ impl State {
     pub fn new_native(&mut self, f: NativeFn, name: &'static str) -> Value {
         Value::NativeFn(self.heap.alloc(NativeClosure {
             code: NativeCode::Fn(f),
+            fast: None,
+            name,
+            upvals: Box::new([]),
+        }))
+    }
+
+    /// Allocates a native function value with a shortcut for plain arguments (see
+    /// [`NativeClosure::fast`]).
+    pub fn new_native_fast(&mut self, f: NativeFn, fast: FastFn, name: &'static str) -> Value {
+        Value::NativeFn(self.heap.alloc(NativeClosure {
+            code: NativeCode::Fn(f),
+            fast: Some(fast),
             name,
             upvals: Box::new([]),
         }))
@@ -289,6 +303,7 @@ impl State {
     pub fn new_native_with(&mut self, f: NativeFn, name: &'static str, up: &[Value]) -> Value {
         Value::NativeFn(self.heap.alloc(NativeClosure {
             code: NativeCode::Fn(f),
+            fast: None,
             name,
             upvals: up.iter().map(|v| Cell::new(*v)).collect(),
         }))
@@ -303,6 +318,12 @@ impl State {
     /// Registers a native function in table `t`.
     pub fn register(&mut self, t: Gc<Table>, name: &'static str, f: NativeFn) {
         let v = self.new_native(f, name);
+        self.set_field(t, name, v);
+    }
+
+    /// Registers a native function with a shortcut for plain arguments in table `t`.
+    pub fn register_fast(&mut self, t: Gc<Table>, name: &'static str, f: NativeFn, fast: FastFn) {
+        let v = self.new_native_fast(f, fast, name);
         self.set_field(t, name, v);
     }
 
