@@ -138,3 +138,22 @@ next = real_next
 print(doubled)
 local co = coroutine.wrap(function() for i, v in ipairs({1, 2, 3}) do coroutine.yield(v) end end)
 print(co(), co(), co())
+
+-- Numeric for loops prepared inline: counts at the integer limits, negative steps,
+-- empty loops, and the general path for float limits and errors.
+local function trip(a, b, c)
+  local n, first, last = 0, nil, nil
+  for i = a, b, c do
+    n = n + 1
+    first = first or i
+    last = i
+    if n > 10 then break end
+  end
+  return n .. ":" .. tostring(first) .. ".." .. tostring(last)
+end
+print(trip(math.maxinteger - 1, math.maxinteger, 2), trip(math.mininteger, math.mininteger + 5, 3))
+print(trip(0, math.mininteger, math.mininteger), trip(-1, math.mininteger, math.mininteger))
+print(trip(math.maxinteger, math.mininteger, -math.maxinteger), trip(1, 0, 1), trip(0, 1, -1))
+print(trip(5, 1, -2), trip(1, 1, 1), trip(1, 1, -1), trip(math.mininteger, math.maxinteger, math.maxinteger))
+print(trip(1, 3.5, 1), trip(3, 0.5, -1), trip(1, 1e300, 2 ^ 62), trip(1, -math.huge, 1))
+print(pcall(trip, 1, 2, 0), pcall(trip, 1, "x", 1))

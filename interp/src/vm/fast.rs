@@ -701,6 +701,32 @@ impl State {
                     ip = unsafe { code.add(pc) };
                     kst = c.proto.consts.as_ptr();
                 }
+                OpCode::ForPrep => {
+                    // Integer loops with an integer limit run inline; every other case (float
+                    // loops, coercions, errors) takes the general step.
+                    let a = i.a();
+                    if let (Value::Int(i0), Value::Int(lim), Value::Int(st)) =
+                        (*rref!(a), *rref!(a + 1), *rref!(a + 2))
+                    {
+                        if st != 0 {
+                            if (st > 0 && i0 > lim) || (st < 0 && i0 < lim) {
+                                // SAFETY: the loop exit is a valid instruction.
+                                ip = unsafe { ip.add(i.bx() + 1) };
+                                continue;
+                            }
+                            let count = if st > 0 {
+                                (lim as u64).wrapping_sub(i0 as u64) / (st as u64)
+                            } else {
+                                let s = (-(st + 1)) as u64 + 1;
+                                (i0 as u64).wrapping_sub(lim as u64) / s
+                            };
+                            setreg!(a + 1, Value::Int(count as i64));
+                            setreg!(a + 3, Value::Int(i0));
+                            continue;
+                        }
+                    }
+                    slow!()
+                }
                 OpCode::ForLoop => {
                     let a = i.a();
                     match (rref!(a), rref!(a + 1), rref!(a + 2)) {
@@ -751,7 +777,6 @@ impl State {
                 | OpCode::Close
                 | OpCode::Concat
                 | OpCode::ExtraArg
-                | OpCode::ForPrep
                 | OpCode::LoadKX
                 | OpCode::NewTable
                 | OpCode::Return
