@@ -19,7 +19,7 @@ use crate::opcode::{Instr, OpCode};
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
 use crate::vm::debughook::{untraced, HOOK_CALL, HOOK_COUNT, HOOK_LIMIT, HOOK_LINE, HOOK_RET};
-use crate::vm::frame::{Frame, FrameKind, ResumeKind, RetMode};
+use crate::vm::frame::{Frame, FrameKind, RetMode};
 use crate::vm::meta::{arith_numbers, shift_left, ArOp, Outcome};
 use crate::vm::native::{Action, CallStatus, Catch, Ctx, HostFuture};
 use crate::vm::{ErrorKind, LuaError, LuaResult, StackLimits, State, Tm, MAX_C_DEPTH};
@@ -36,37 +36,6 @@ pub enum Flow {
     /// The fuel slice of an async task ran out at the task's own level of the loop; the run
     /// is suspended with the top frame's pc at the next instruction (see `vm::limits`).
     Preempt,
-}
-
-/// A few values in transit between two threads' stacks (resume arguments, yielded values),
-/// kept inline when there are at most eight of them.
-enum ValueBuf {
-    Inline([Value; 8], usize),
-    Heap(Vec<Value>),
-}
-
-impl ValueBuf {
-    #[inline]
-    fn from_slice(vals: &[Value]) -> ValueBuf {
-        if vals.len() <= 8 {
-            let mut buf = [Value::Nil; 8];
-            buf[..vals.len()].copy_from_slice(vals);
-            ValueBuf::Inline(buf, vals.len())
-        } else {
-            ValueBuf::Heap(vals.to_vec())
-        }
-    }
-}
-
-impl std::ops::Deref for ValueBuf {
-    type Target = [Value];
-    #[inline]
-    fn deref(&self) -> &[Value] {
-        match self {
-            ValueBuf::Inline(buf, n) => &buf[..*n],
-            ValueBuf::Heap(v) => v,
-        }
-    }
 }
 
 /// How a run of the loop ended.
@@ -468,161 +437,8 @@ impl State {
                 self.close_err_step(e)
             }
             RetMode::CoBase => {
-                d.status = ThreadStatus::Dead;
-                let vals: Vec<Value> = d.stack[dst..end].to_vec();
-                d.stack.clear();
-                self.close_all_upvals(th);
-                self.deliver_to_resumer(th, &vals, None)
-            }
-        }
-    }
-
-    fn close_all_upvals(&mut self, th: Gc<Thread>) {
-        th.data().close_upvals(0);
-    }
-
-    // ------------------------------------------------------------------------------------
-    // Coroutines
-
-    fn do_resume(&mut self, co: Gc<Thread>, nargs: usize, kind: ResumeKind) -> LuaResult<Flow> {
-        let me = self.current;
-        let status = co.status();
-        let depth = me.data().resume_depth + 1;
-        let err = if Gc::ptr_eq(co, me) {
-            Some("cannot resume non-suspended coroutine")
-        } else {
-            match status {
-                ThreadStatus::Suspended if depth + self.c_depth >= MAX_C_DEPTH => {
-                    Some("C stack overflow")
-                }
-                ThreadStatus::Suspended => None,
-                ThreadStatus::Dead => Some("cannot resume dead coroutine"),
-                _ => Some("cannot resume non-suspended coroutine"),
-            }
-        };
-        if let Some(msg) = err {
-            let d = me.data();
-            let len = d.stack.len();
-            d.stack.truncate(len - nargs);
-            let m = self.error_str(msg);
-            return match kind {
-                ResumeKind::Resume => {
-                    let d = me.data();
-                    d.stack.push(Value::Bool(false));
-                    d.stack.push(m.value());
-                    let len = d.stack.len();
-                    self.post_call(len - 2, 2)
-                }
-                ResumeKind::Wrap => {
-                    let msg = format!("{}{}", self.where_(1), msg);
-                    Err(self.error_str(&msg))
-                }
-            };
-        }
-        if self.c_depth >= MAX_C_DEPTH {
-            return Err(self.rt_error("C stack overflow"));
-        }
-        let md = me.data();
-        let len = md.stack.len();
-        let args = ValueBuf::from_slice(&md.stack[len - nargs..]);
-        md.stack.truncate(len - nargs);
-        if let Some(FrameKind::Native { resume, .. }) = md.frames.last_mut().map(|f| &mut f.kind) {
-            *resume = Some(kind);
-        }
-        if md.status == ThreadStatus::Running {
-            md.status = ThreadStatus::Normal;
-        }
-        let cd = co.data();
-        cd.status = ThreadStatus::Running;
-        cd.resumer = Some(me);
-        cd.resume_depth = depth;
-        self.set_current(co);
-        self.c_depth += 1;
-        if !cd.started {
-            cd.started = true;
-            cd.stack.extend_from_slice(&args);
-            let r = self.precall(0, -1, RetMode::CoBase, false);
-            self.c_depth -= 1;
-            r
-        } else {
-            // Return from the pending `yield` with the resume arguments.
-            cd.stack.extend_from_slice(&args);
-            let len = cd.stack.len();
-            let r = self.post_call(len - args.len(), args.len());
-            self.c_depth -= 1;
-            r
-        }
-    }
-
-    fn do_yield(&mut self, n: usize) -> LuaResult<Flow> {
-        let co = self.current;
-        let d = co.data();
-        if d.resumer.is_none() {
-            return Err(self.rt_error("attempt to yield from outside a coroutine"));
-        }
-        if d.yield_blocked() {
-            return Err(self.rt_error("attempt to yield across a C-call boundary"));
-        }
-        let len = d.stack.len();
-        let vals = ValueBuf::from_slice(&d.stack[len - n..]);
-        d.stack.truncate(len - n);
-        d.status = ThreadStatus::Suspended;
-        self.deliver_to_resumer(co, &vals, None)
-    }
-
-    /// Switches back to the resumer of `co` and completes its pending resume with `vals`
-    /// (success) or `err`.
-    fn deliver_to_resumer(
-        &mut self,
-        co: Gc<Thread>,
-        vals: &[Value],
-        err: Option<LuaError>,
-    ) -> LuaResult<Flow> {
-        let resumer = co.data().resumer.take().expect("coroutine has a resumer");
-        self.set_current(resumer);
-        let rd = resumer.data();
-        rd.status = ThreadStatus::Running;
-        let err = match err {
-            // Not a result of the resume: keep unwinding in the resumer.
-            Some(e) if e.is_uncatchable() => return Err(e),
-            other => other,
-        };
-        let kind = match rd.frames.last().map(|f| f.kind) {
-            Some(FrameKind::Native {
-                resume: Some(k), ..
-            }) => k,
-            _ => ResumeKind::Resume,
-        };
-        if let Some(FrameKind::Native { resume, .. }) = rd.frames.last_mut().map(|f| &mut f.kind) {
-            *resume = None;
-        }
-        match (err, kind) {
-            (None, ResumeKind::Resume) => {
-                rd.stack.push(Value::Bool(true));
-                rd.stack.extend_from_slice(vals);
-                let len = rd.stack.len();
-                self.post_call(len - vals.len() - 1, vals.len() + 1)
-            }
-            (None, ResumeKind::Wrap) => {
-                rd.stack.extend_from_slice(vals);
-                let len = rd.stack.len();
-                self.post_call(len - vals.len(), vals.len())
-            }
-            (Some(e), ResumeKind::Resume) => {
-                rd.stack.push(Value::Bool(false));
-                rd.stack.push(e.value());
-                let len = rd.stack.len();
-                self.post_call(len - 2, 2)
-            }
-            (Some(mut e), ResumeKind::Wrap) => {
-                // As `coroutine.wrap` in PUC: string errors get the position of the caller of
-                // the wrapping function prepended.
-                if let Value::Str(s) = e.value() {
-                    let msg = format!("{}{}", self.where_(1), s.to_str_lossy());
-                    let v = self.error_str(&msg).value();
-                    e.set_value(v);
-                }
-                Err(e)
+                d.stack.truncate(end);
+                self.coroutine_returned(th, dst)
             }
         }
     }
@@ -699,7 +515,7 @@ impl State {
             d.status = ThreadStatus::Dead;
             d.error = Some(e.value());
             d.stack.clear();
-            match self.deliver_to_resumer(th, &[], Some(e)) {
+            match self.deliver_to_resumer(th, 0, 0, Some(e)) {
                 Ok(flow) => return Ok(flow),
                 Err(e2) => {
                     e = e2;

@@ -847,6 +847,9 @@ impl State {
                 let len = self.current.data().stack.len();
                 self.post_call(len - n, n)?
             }
+            // Coroutine switches go straight to `vm::switch`.
+            Action::Resume { co, nargs, kind } => self.do_resume(co, nargs, kind)?,
+            Action::Yield(n) => self.do_yield(n)?,
             other => self.handle_action(other)?,
         };
         if let Flow::Continue = flow {

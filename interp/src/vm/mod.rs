@@ -1,6 +1,7 @@
 //! The virtual machine: the Lua [`State`], errors, and the submodules that execute code.
 //!
-//! * [`exec`]: the stackless dispatch loop, calls and returns, coroutine switching;
+//! * [`exec`]: the stackless dispatch loop, calls and returns, error unwinding;
+//! * [`switch`]: coroutine switching (resume, yield, a coroutine's outcome to its resumer);
 //! * [`meta`]: metamethod lookup and the slow paths of arithmetic, comparison, indexing;
 //! * [`error`]: error values, positions, runtime error messages with variable names;
 //! * [`debuginfo`]: symbolic names of registers and functions, tracebacks;
@@ -22,6 +23,7 @@ pub mod hook;
 pub mod limits;
 pub mod meta;
 pub mod native;
+pub mod switch;
 
 use crate::func::{
     FastFn, FnProto, LuaClosure, NativeClosure, NativeCode, NativeFn, UpState, UpVal,
