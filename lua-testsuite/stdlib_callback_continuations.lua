@@ -36,7 +36,8 @@ print(string.format("%q %s", nil, nil))
 debug.setmetatable(nil, nil)
 print(select('#', string.format("%s %s", o, o)))
 
--- table.sort with an order function (continuation calls in Rua): the same comparisons in the
+-- table.sort with an order function (nested calls in Rua outside async tasks; the same sorts
+-- run as continuation calls inside a task in tests/async_library.rs): the same comparisons in the
 -- same order as PUC (checked through a running hash of the compared pairs), results, errors
 -- raised by the order function, invalid orders, and coroutine.yield refused inside it.
 do

@@ -116,6 +116,50 @@ async fn await_in_table_sort_order_functions() {
     assert!(msg.contains("invalid order function for sorting"), "{msg}");
 }
 
+/// `table.sort` with an order function runs as continuation calls inside an async task and as
+/// nested calls elsewhere: both make the same comparisons, in the same order, with the same
+/// outcomes (results, errors, invalid order functions, nested sorts, native order functions).
+#[tokio::test(flavor = "current_thread")]
+async fn sort_with_order_function_same_in_sync_and_async_calls() {
+    let lua = Lua::new();
+    let script = r#"
+        local out = {}
+        local function log(...)
+          local p = table.pack(...)
+          for i = 1, p.n do p[i] = tostring(p[i]) end
+          out[#out + 1] = table.concat(p, " ")
+        end
+        for _, n in ipairs({2, 3, 7, 60, 500, 3000}) do
+          local t, seed = {}, n
+          for i = 1, n do seed = (seed * 16807) % 2147483647 t[i] = seed % (n // 2 + 1) end
+          local h, c = 7, 0
+          table.sort(t, function(a, b) c = c + 1 h = (h * 31 + a * 3 + b) % 1000000007 return a > b end)
+          log("sorted", n, c, h, t[1], t[n])
+        end
+        local recs = {}
+        for i = 1, 400 do recs[i] = {k = (i * 37) % 11, id = i} end
+        table.sort(recs, function(a, b) if a.k ~= b.k then return a.k < b.k end return a.id > b.id end)
+        log("records", recs[1].k, recs[1].id, recs[400].k, recs[400].id)
+        log(pcall(table.sort, {5, 4, 3, 2, 1}, function(a, b) if a == 2 then error("at 2") end return a < b end))
+        local all = {} for i = 1, 300 do all[i] = i end
+        log(pcall(table.sort, all, function() return true end))
+        local outer = {{3, 1}, {2, 9}, {5, 0}}
+        table.sort(outer, function(a, b) table.sort(a) table.sort(b, function(x, y) return x > y end) return a[1] < b[1] end)
+        log("nested", outer[1][1], outer[1][2], outer[3][1], outer[3][2])
+        local u = {} for i = 1, 200 do u[i] = (i * 7919) % 211 - 100 end
+        table.sort(u, math.ult) log("native", u[1], u[100], u[200])
+        return table.concat(out, "\n")
+    "#;
+    let sync: String = lua.load(script).eval().unwrap();
+    let in_task: String = lua.load(script).eval_async().await.unwrap();
+    assert_eq!(sync, in_task);
+    assert!(
+        sync.contains("invalid order function for sorting"),
+        "{sync}"
+    );
+    assert!(sync.contains("at 2"), "{sync}");
+}
+
 #[test]
 fn plain_yield_still_crosses_a_c_call_boundary() {
     let lua = Lua::new();

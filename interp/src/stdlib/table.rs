@@ -6,9 +6,12 @@
 //! metatable use raw accesses directly.
 //!
 //! `sort` reads the elements, sorts them with PUC's quicksort (same pivots, same comparisons,
-//! same detection of invalid order functions) and writes the result back. With an order
-//! function, the elements and the quicksort's state live in the native's stack window and each
-//! comparison is a continuation call, so the order function may await host futures.
+//! same detection of invalid order functions) and writes the result back. Inside an async
+//! task, with an order function, the elements and the quicksort's state live in the native's
+//! stack window and each comparison is a continuation call, so the order function may await
+//! host futures. Elsewhere no await can succeed (a plain yield is refused either way, as in
+//! PUC), so the order function is called directly in a nested run, which costs far less per
+//! comparison than a continuation round trip.
 
 use crate::stdlib::base::index_value;
 use crate::table::Table;
@@ -341,9 +344,12 @@ fn randomize_pivot() -> usize {
     (t as u32) as usize
 }
 
-/// Sorting with the `<` operator (no comparator): a direct quicksort over a vector.
+/// The direct quicksort over a vector, comparing with the `<` operator or, outside async
+/// tasks, with an order function called in a nested run.
 struct Sorter<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
+    /// The order function; nil for `<`.
+    cmp: Value,
 }
 
 impl Sorter<'_, '_> {
@@ -351,7 +357,11 @@ impl Sorter<'_, '_> {
     fn lt(&mut self, a: Value, b: Value) -> LuaResult<bool> {
         // Each comparison counts as an instruction (see `vm::limits`).
         self.ctx.st.charge_instructions(1)?;
-        less_than(self.ctx, a, b)
+        if self.cmp.is_nil() {
+            less_than(self.ctx, a, b)
+        } else {
+            Ok(self.ctx.call1(self.cmp, &[a, b])?.truthy())
+        }
     }
 
     fn invalid_order(&mut self) -> crate::vm::LuaError {
@@ -461,7 +471,7 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
             return Err(ctx.type_error(2, "function"));
         }
         let n = n as usize;
-        if !cmp.is_nil() {
+        if !cmp.is_nil() && ctx.st.in_async {
             return sort_with_function(ctx, t, n);
         }
         // A proxy table may claim any length: fail cleanly rather than abort.
@@ -471,12 +481,13 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
             let v = geti(ctx, t, i as i64)?;
             a.push(v);
         }
-        // Keep the elements reachable while `__lt` metamethods run (they may change the table).
+        // Keep the elements reachable while the order function or `__lt` metamethods run (they
+        // may change the table).
         let keep = ctx.top();
         for v in &a[1..] {
             ctx.push(*v);
         }
-        let mut s = Sorter { ctx };
+        let mut s = Sorter { ctx, cmp };
         s.auxsort(&mut a, 1, n, 0)?;
         for (i, v) in a.iter().enumerate().skip(1) {
             seti(s.ctx, t, i as i64, *v)?;
@@ -487,7 +498,7 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// sort with an order function, as continuation calls
+// sort with an order function inside an async task, as continuation calls
 //
 // The same quicksort as `Sorter`, turned inside out: each comparison is an `Action::Call` of
 // the order function, and the sort resumes in `sort_k` with its result, so the order function
