@@ -60,9 +60,14 @@ impl LuaStr {
     }
 
     /// Content equality, using pointer equality when both are interned.
+    ///
+    /// Equal contents have equal lengths, so `a` and `b` are either both short or both long:
+    /// only `b` is looked at to tell. Pass as `b` the string likely in cache (the key being
+    /// looked up): a table probe that meets another key `a` then decides without loading
+    /// `a`'s header, which on a big table is a cache miss per collision.
     #[inline]
     pub fn eq_gc(a: Gc<LuaStr>, b: Gc<LuaStr>) -> bool {
-        Gc::ptr_eq(a, b) || (!a.is_short() && a.bytes == b.bytes)
+        Gc::ptr_eq(a, b) || (!b.is_short() && a.bytes == b.bytes)
     }
 
     /// Lossy UTF-8 view for messages.

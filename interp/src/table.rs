@@ -85,7 +85,8 @@ fn hash_value(k: &Value) -> u64 {
     }
 }
 
-/// Key equality for normalised keys (int/float never mix: integral floats are ints).
+/// Key equality for normalised keys (int/float never mix: integral floats are ints). `a` is a
+/// node's key, `b` the key looked up (see [`LuaStr::eq_gc`]).
 #[inline]
 fn key_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
