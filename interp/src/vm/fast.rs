@@ -809,19 +809,22 @@ impl State {
         d.stack.truncate(top);
         d.frames
             .push(Frame::native(func, nres, RetMode::Normal, ncl, false));
-        let action = {
+        // (Matched as the `Result` it is: unwrapping it first made a copy of the action whose
+        // reads stalled on the callee's narrower stores.)
+        let outcome = {
             let mut ctx = Ctx {
                 st: self,
                 base: func + 1,
                 nargs: top - func - 1,
             };
             match &ncl.code {
-                NativeCode::Fn(nf) => nf(&mut ctx)?,
-                NativeCode::Boxed(bf) => bf(&mut ctx)?,
+                NativeCode::Fn(nf) => nf(&mut ctx),
+                NativeCode::Boxed(bf) => bf(&mut ctx),
             }
         };
-        let flow = match action {
-            Action::Return(n) if self.hook_mask == 0 && Gc::ptr_eq(self.current, th) => {
+        let flow = match outcome {
+            Err(e) => return Err(e),
+            Ok(Action::Return(n)) if self.hook_mask == 0 && Gc::ptr_eq(self.current, th) => {
                 // The common case, as `post_call` does it for a `Normal` return without hooks:
                 // results to `func`, adjusted to `nres`, and back to the calling Lua frame.
                 let d = th.data();
@@ -843,14 +846,14 @@ impl State {
                 }
                 return Ok(None);
             }
-            Action::Return(n) => {
+            Ok(Action::Return(n)) => {
                 let len = self.current.data().stack.len();
                 self.post_call(len - n, n)?
             }
             // Coroutine switches go straight to `vm::switch`.
-            Action::Resume { co, nargs, kind } => self.do_resume(co, nargs, kind)?,
-            Action::Yield(n) => self.do_yield(n)?,
-            other => self.handle_action(other)?,
+            Ok(Action::Resume { co, nargs, kind }) => self.do_resume(co, nargs, kind)?,
+            Ok(Action::Yield(n)) => self.do_yield(n)?,
+            Ok(other) => self.handle_action(other)?,
         };
         if let Flow::Continue = flow {
             let d = th.data();
