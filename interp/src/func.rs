@@ -62,12 +62,24 @@ impl UpVal {
     /// Reads the variable's current value.
     #[inline]
     pub fn get(&self) -> Value {
+        *self.get_ref()
+    }
+
+    /// The variable's current value, by reference (to the closed value, the stack slot, or
+    /// a constant nil). Copying from it copies once, memory to memory; merging the two
+    /// cases as values made the compiler move them in pieces through overlapping stack
+    /// stores (see `Table::get_str_ref`). The reference must not outlive the next write to
+    /// the variable or to the owning thread's stack.
+    #[inline]
+    pub fn get_ref(&self) -> &Value {
+        const NIL: &Value = &Value::Nil;
         // SAFETY: the VM is single-threaded and nothing below writes the cell, so reading it
         // in place (instead of copying the whole enum out of the `Cell`) cannot observe a
         // concurrent write.
         match unsafe { &*self.state.as_ptr() } {
-            UpState::Closed(v) => *v,
-            UpState::Open { thread, index } => thread.stack_get(*index),
+            UpState::Closed(v) => v,
+            // Above the stack end reads as nil (see `Thread::stack_get`).
+            UpState::Open { thread, index } => thread.data().stack.get(*index).unwrap_or(NIL),
         }
     }
 

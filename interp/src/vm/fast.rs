@@ -298,14 +298,16 @@ impl State {
                 OpCode::GetUpval => setreg!(i.a(), upval!(i.b()).get()),
                 OpCode::SetUpval => upval!(i.b()).set(reg!(i.a())),
                 OpCode::GetTabUp => {
-                    if let (Value::Table(tab), Value::Str(s)) = (upval!(i.b()).get(), konst!(i.c()))
+                    if let (Value::Table(tab), Value::Str(s)) =
+                        (upval!(i.b()).get_ref(), konst!(i.c()))
                     {
-                        let v = tab.get_str(*s);
+                        // (By reference: see `Table::get_str_ref`.)
+                        let v = tab.get_str_ref(*s);
                         if !v.is_nil() || tab.metatable().is_none() {
-                            setreg!(i.a(), v);
+                            setreg!(i.a(), *v);
                             continue;
                         }
-                        if let Some(v) = self.index_chain(tab, Value::Str(*s)) {
+                        if let Some(v) = self.index_chain(*tab, Value::Str(*s)) {
                             setreg!(i.a(), v);
                             continue;
                         }
@@ -314,9 +316,9 @@ impl State {
                 }
                 OpCode::GetField => {
                     if let (Value::Table(tab), Value::Str(s)) = (rref!(i.b()), konst!(i.c())) {
-                        let v = tab.get_str(*s);
+                        let v = tab.get_str_ref(*s);
                         if !v.is_nil() || tab.metatable().is_none() {
-                            setreg!(i.a(), v);
+                            setreg!(i.a(), *v);
                             continue;
                         }
                         if let Some(v) = self.index_chain(*tab, Value::Str(*s)) {
@@ -328,9 +330,9 @@ impl State {
                 }
                 OpCode::GetI => {
                     if let Value::Table(tab) = rref!(i.b()) {
-                        let v = tab.get_int(i.c() as i64);
+                        let v = tab.get_int_ref(i.c() as i64);
                         if !v.is_nil() || tab.metatable().is_none() {
-                            setreg!(i.a(), v);
+                            setreg!(i.a(), *v);
                             continue;
                         }
                         if let Some(v) = self.index_chain(*tab, Value::Int(i.c() as i64)) {
@@ -342,13 +344,17 @@ impl State {
                 }
                 OpCode::GetTable => {
                     if let Value::Table(tab) = rref!(i.b()) {
+                        let got;
                         let v = match rref!(i.c()) {
-                            Value::Int(n) => tab.get_int(*n),
-                            Value::Str(s) => tab.get_str(*s),
-                            k => tab.get(*k),
+                            Value::Int(n) => tab.get_int_ref(*n),
+                            Value::Str(s) => tab.get_str_ref(*s),
+                            k => {
+                                got = tab.get(*k);
+                                &got
+                            }
                         };
                         if !v.is_nil() || tab.metatable().is_none() {
-                            setreg!(i.a(), v);
+                            setreg!(i.a(), *v);
                             continue;
                         }
                         if let key @ (Value::Int(_) | Value::Str(_)) = *rref!(i.c()) {
@@ -364,27 +370,37 @@ impl State {
                     let obj = reg!(i.b());
                     let key = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
                     if let (Value::Table(tab), Value::Str(s)) = (obj, key) {
-                        let mut v = tab.get_str(s);
-                        if v.is_nil() && tab.metatable().is_some() {
-                            match self.index_chain(tab, key) {
-                                Some(found) => v = found,
-                                None => slow!(),
-                            }
-                        }
                         let a = i.a();
-                        setreg!(a + 1, obj);
-                        setreg!(a, v);
-                        continue;
+                        let v = tab.get_str_ref(s);
+                        if !v.is_nil() || tab.metatable().is_none() {
+                            // (`v` points into the table, not into the registers.)
+                            setreg!(a, *v);
+                            setreg!(a + 1, obj);
+                            continue;
+                        }
+                        if let Some(found) = self.index_chain(tab, key) {
+                            setreg!(a, found);
+                            setreg!(a + 1, obj);
+                            continue;
+                        }
                     }
                     slow!()
                 }
                 OpCode::SetField | OpCode::SetI | OpCode::SetTable | OpCode::SetTabUp => {
+                    // (Only the table pointer is taken out: merging the two sources as
+                    // values made the compiler move them in pieces; see `Table::get_str_ref`.)
                     let t = if op == OpCode::SetTabUp {
-                        upval!(i.a()).get()
+                        match upval!(i.a()).get_ref() {
+                            Value::Table(t) => Some(*t),
+                            _ => None,
+                        }
                     } else {
-                        reg!(i.a())
+                        match rref!(i.a()) {
+                            Value::Table(t) => Some(*t),
+                            _ => None,
+                        }
                     };
-                    if let Value::Table(tab) = t {
+                    if let Some(tab) = t {
                         let key = match op {
                             OpCode::SetI => Value::Int(i.b() as i64),
                             OpCode::SetTable => reg!(i.b()),
@@ -553,13 +569,14 @@ impl State {
                         {
                             if let Value::Int(k) = *rref!(a + 2) {
                                 let k = k.wrapping_add(1);
-                                let v = t.get_int(k);
+                                let v = t.get_int_ref(k);
                                 if v.is_nil() {
                                     setreg!(a + 4, Value::Nil);
                                 } else {
                                     setreg!(a + 4, Value::Int(k));
                                     if wanted >= 2 {
-                                        setreg!(a + 5, v);
+                                        // (`v` points into the table, not the registers.)
+                                        setreg!(a + 5, *v);
                                     }
                                 }
                                 for j in 2..wanted {
@@ -761,9 +778,11 @@ impl State {
                 }
                 OpCode::TForLoop => {
                     let a = i.a();
-                    let v = reg!(a + 4);
+                    // (By reference: a `Value` local tested and then stored moves in pieces
+                    // through the stack; see `Table::get_str_ref`.)
+                    let v = rref!(a + 4);
                     if !v.is_nil() {
-                        setreg!(a + 2, v);
+                        setreg!(a + 2, *v);
                         // SAFETY: the loop body start is a valid instruction.
                         ip = unsafe { ip.sub(i.bx()) };
                         loop_edge!();
