@@ -222,6 +222,9 @@ impl State {
                     ResumeKind::Wrap => None,
                 };
                 if self.return_here(resumer, prefix, &cd.stack[from..]) {
+                    // A yield (`keep == from`) leaves the suspended frames their slots. (A
+                    // finished coroutine has no frames left, so `vacate` also empties its
+                    // stack should its results start at 0.)
                     if keep == from {
                         Self::vacate(co, from);
                     } else {
