@@ -25,6 +25,7 @@ use std::sync::Arc;
 /// assert_eq!(v.as_table().unwrap().len().unwrap(), 3);
 /// ```
 pub trait IntoLua: Sized {
+    /// Converts `self`; objects are created in (or must belong to) `lua`'s state.
     fn into_lua(self, lua: &Lua) -> Result<Value>;
 }
 
@@ -37,6 +38,7 @@ pub trait IntoLua: Sized {
 /// assert!(u8::from_lua(rua::Value::Integer(300), &lua).is_err());
 /// ```
 pub trait FromLua: Sized {
+    /// Converts `value`, failing with [`Error::FromLuaConversionError`] when it does not fit.
     fn from_lua(value: Value, lua: &Lua) -> Result<Self>;
 }
 
@@ -48,6 +50,7 @@ pub trait FromLua: Sized {
 /// assert_eq!((1, "a", true).into_lua_multi(&lua).unwrap().len(), 3);
 /// ```
 pub trait IntoLuaMulti: Sized {
+    /// Converts `self` into zero or more values (a tuple gives one value per element).
     fn into_lua_multi(self, lua: &Lua) -> Result<MultiValue>;
 }
 
@@ -62,6 +65,7 @@ pub trait IntoLuaMulti: Sized {
 /// assert_eq!((a, b), (0, None));
 /// ```
 pub trait FromLuaMulti: Sized {
+    /// Converts a value list, taking as many values as `Self` needs.
     fn from_lua_multi(values: MultiValue, lua: &Lua) -> Result<Self>;
 
     /// Like `from_lua_multi` for the arguments of a host function starting at position `pos`:

@@ -9,6 +9,13 @@ use std::fmt;
 use std::sync::Arc;
 
 /// `Result` with [`Error`] as the error type.
+///
+/// ```
+/// fn answer(lua: &rua::Lua) -> rua::Result<i64> {
+///     lua.load("return 42").eval()
+/// }
+/// assert_eq!(answer(&rua::Lua::new()).unwrap(), 42);
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// An error raised by Lua or by the embedding API.
@@ -29,7 +36,9 @@ pub enum Error {
     /// The source did not compile. `incomplete_input` is `true` when more input could make it
     /// valid (the message ends at `<eof>`), which a REPL uses to ask for another line.
     SyntaxError {
+        /// The compiler's message, with the chunk name and line (`chunk:1: ... near ...`).
         message: String,
+        /// `true` when the error is at the end of the input.
         incomplete_input: bool,
     },
     /// A Lua runtime error: the message, then a line `stack traceback:` and the Lua call stack
@@ -42,19 +51,27 @@ pub enum Error {
     /// A Rust error returned by a host function, as it reached the Rust caller through Lua:
     /// the Lua traceback at the point of the error and the original error.
     CallbackError {
+        /// The Lua traceback (`stack traceback:` and the frames).
         traceback: String,
+        /// The error the host function returned.
         cause: Arc<Error>,
     },
     /// A Lua value could not be converted to the Rust type `to`.
     FromLuaConversionError {
+        /// The Lua type name of the value (`"table"`, `"nil"`, ...).
         from: &'static str,
+        /// The Rust type asked for.
         to: String,
+        /// Why, when more can be said (`"out of range"`, ...).
         message: Option<String>,
     },
     /// A Rust value could not be converted to the Lua type `to`.
     ToLuaConversionError {
+        /// The Rust type of the value.
         from: String,
+        /// The Lua type it was converted to.
         to: &'static str,
+        /// Why, when more can be said.
         message: Option<String>,
     },
     /// An argument of a host function did not convert.
@@ -63,6 +80,7 @@ pub enum Error {
         to: Option<String>,
         /// 1-based argument position.
         pos: usize,
+        /// The conversion error.
         cause: Arc<Error>,
     },
     /// A userdata is not of the Rust type that was asked for.
@@ -89,7 +107,12 @@ pub enum Error {
     #[cfg(feature = "serde")]
     DeserializeError(String),
     /// An error with added context.
-    WithContext { context: String, cause: Arc<Error> },
+    WithContext {
+        /// The added text, shown before the cause.
+        context: String,
+        /// The wrapped error.
+        cause: Arc<Error>,
+    },
 }
 
 impl Error {
@@ -245,6 +268,7 @@ impl From<std::num::ParseFloatError> for Error {
 /// assert!(e.to_string().contains("too large"));
 /// ```
 pub trait ExternalResult<T> {
+    /// Wraps the error with [`Error::external`].
     fn into_lua_err(self) -> Result<T>;
 }
 
@@ -264,7 +288,17 @@ impl<T, E: Into<Box<dyn std::error::Error + Send + Sync>>> ExternalResult<T>
 /// assert!(r.context("step 2").unwrap_err().to_string().starts_with("step 2"));
 /// ```
 pub trait ErrorContext<T> {
+    /// Wraps the error in [`Error::WithContext`] with `context`.
     fn context<C: fmt::Display>(self, context: C) -> Result<T>;
+    /// Like [`ErrorContext::context`], with the context computed from the error (only on
+    /// failure).
+    ///
+    /// ```
+    /// use rua::ErrorContext;
+    /// let r: rua::Result<()> = Err(rua::Error::runtime("x"));
+    /// let e = r.with_context(|e| format!("while handling <{e}>")).unwrap_err();
+    /// assert!(e.to_string().starts_with("while handling <runtime error: x>"));
+    /// ```
     fn with_context<C: fmt::Display>(self, f: impl FnOnce(&Error) -> C) -> Result<T>;
 }
 

@@ -114,6 +114,12 @@ impl Function {
 }
 
 /// What [`Function::info`] reports.
+///
+/// ```
+/// let lua = rua::Lua::new();
+/// let f = lua.create_function(|_, ()| Ok(())).unwrap();
+/// assert_eq!(f.info(), rua::FunctionInfo { is_lua: false, source: None, line_defined: None });
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionInfo {
     /// `true` for a Lua function, `false` for a host function.

@@ -51,6 +51,8 @@
 //! assert!(matches!(r[0], rua::interp::value::Value::Int(42)));
 //! ```
 
+#![deny(missing_docs)]
+
 pub use rua_interp as interp;
 
 #[cfg(feature = "async")]
@@ -81,6 +83,12 @@ pub use crate::value::{
     Variadic,
 };
 
+/// The README's code blocks, compiled and run as doctests (so the "Embedding" example stays
+/// correct).
+#[cfg(all(doctest, feature = "async"))]
+#[doc = include_str!("../README.md")]
+mod readme_doctests {}
+
 /// Common imports: `use rua::prelude::*;`.
 pub mod prelude {
     pub use crate::{
@@ -93,6 +101,13 @@ pub mod prelude {
 
 /// A raw interpreter state with every standard library opened (the `rua` command uses this;
 /// embedders normally want [`Lua`]).
+///
+/// ```
+/// let mut st = rua::new_state();
+/// let f = st.load(b"return debug ~= nil", b"=raw", None).unwrap();
+/// let r = st.call_value(f, &[], 1).unwrap();
+/// assert!(matches!(r[0], rua::interp::value::Value::Bool(true)));
+/// ```
 pub fn new_state() -> interp::vm::State {
     let mut st = interp::vm::State::new_bare();
     interp::stdlib::open_all(&mut st);

@@ -126,6 +126,14 @@ impl Default for LuaOptions {
 
 impl LuaOptions {
     /// The defaults: panics in host functions are caught.
+    ///
+    /// ```
+    /// let lua = rua::Lua::new_with(rua::StdLib::ALL_SAFE, rua::LuaOptions::new()).unwrap();
+    /// let boom = lua.create_function(|_, ()| -> rua::Result<()> { panic!("boom") }).unwrap();
+    /// lua.globals().set("boom", boom).unwrap();
+    /// let caught: bool = lua.load("return not pcall(boom)").eval().unwrap();
+    /// assert!(caught);
+    /// ```
     pub const fn new() -> LuaOptions {
         LuaOptions {
             catch_rust_panics: true,
@@ -137,6 +145,17 @@ impl LuaOptions {
     /// still stopped at the host function's boundary (so the interpreter unwinds cleanly), but
     /// it is resumed with [`std::panic::resume_unwind`] as soon as the call returns to the Rust
     /// code that entered Lua, even if Lua code caught the error.
+    ///
+    /// ```
+    /// let opts = rua::LuaOptions::new().catch_rust_panics(false);
+    /// let lua = rua::Lua::new_with(rua::StdLib::ALL_SAFE, opts).unwrap();
+    /// let boom = lua.create_function(|_, ()| -> rua::Result<()> { panic!("boom") }).unwrap();
+    /// lua.globals().set("boom", boom).unwrap();
+    /// let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     lua.load("pcall(boom)").exec()
+    /// }));
+    /// assert!(r.is_err(), "the panic reaches the Rust caller");
+    /// ```
     pub const fn catch_rust_panics(mut self, enabled: bool) -> LuaOptions {
         self.catch_rust_panics = enabled;
         self
@@ -1108,6 +1127,15 @@ fn join_tb(msg: &str, tb: &str) -> std::string::String {
 }
 
 /// Source accepted by [`Lua::load`]: `&str`, `String`, `&[u8]`, `Vec<u8>`.
+///
+/// ```
+/// use rua::AsChunk;
+/// let lua = rua::Lua::new();
+/// let bytes: &[u8] = b"return 1";
+/// assert_eq!(bytes.source().as_ref(), b"return 1");
+/// assert_eq!(lua.load(bytes).eval::<i32>().unwrap(), 1);
+/// assert_eq!(lua.load(String::from("return 2")).eval::<i32>().unwrap(), 2);
+/// ```
 pub trait AsChunk<'a> {
     /// The chunk's bytes.
     fn source(self) -> Cow<'a, [u8]>;

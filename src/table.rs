@@ -129,6 +129,12 @@ impl Table {
     }
 
     /// `rawlen(t)` (0 if the state was dropped).
+    ///
+    /// ```
+    /// let lua = rua::Lua::new();
+    /// let t = lua.create_sequence_from([1, 2, 3]).unwrap();
+    /// assert_eq!(t.raw_len(), 3);
+    /// ```
     pub fn raw_len(&self) -> usize {
         self.0
             .with_raw(|_, _, v| match v {
@@ -211,6 +217,14 @@ impl Table {
     }
 
     /// The metatable, if any.
+    ///
+    /// ```
+    /// let lua = rua::Lua::new();
+    /// let t = lua.create_table().unwrap();
+    /// assert!(t.metatable().is_none());
+    /// t.set_metatable(Some(lua.create_table().unwrap()));
+    /// assert!(t.metatable().is_some());
+    /// ```
     pub fn metatable(&self) -> Option<Table> {
         self.0
             .with_raw(|lua, st, v| match v {
@@ -304,7 +318,18 @@ impl Lua {
     }
 }
 
-/// Iterator of [`Table::pairs`].
+/// Iterator of [`Table::pairs`]. Each item is a `Result`: a key or value that does not
+/// convert gives an `Err` (and iteration goes on with the next entry).
+///
+/// ```
+/// let lua = rua::Lua::new();
+/// let t = lua.create_table_from([("a", 1), ("b", 2)]).unwrap();
+/// let mut sum = 0;
+/// for kv in t.pairs::<String, i64>() {
+///     sum += kv.unwrap().1;
+/// }
+/// assert_eq!(sum, 3);
+/// ```
 pub struct TablePairs<K, V> {
     table: Table,
     /// The key to continue after (`None` once finished).
@@ -343,7 +368,14 @@ impl<K: FromLua, V: FromLua> Iterator for TablePairs<K, V> {
     }
 }
 
-/// Iterator of [`Table::sequence_values`].
+/// Iterator of [`Table::sequence_values`]: `t[1], t[2], ...` up to the first `nil` (raw).
+///
+/// ```
+/// let lua = rua::Lua::new();
+/// let t: rua::Table = lua.load("{10, 20, nil, 40}").eval().unwrap();
+/// let v: Vec<i64> = t.sequence_values().collect::<rua::Result<_>>().unwrap();
+/// assert_eq!(v, [10, 20]);
+/// ```
 pub struct TableSequence<V> {
     table: Table,
     index: i64,

@@ -92,35 +92,60 @@ impl<T> UserDataCell<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MetaMethod {
+    /// `+` (`__add`)
     Add,
+    /// `-` (`__sub`)
     Sub,
+    /// `*` (`__mul`)
     Mul,
+    /// `/` (`__div`)
     Div,
+    /// `%` (`__mod`)
     Mod,
+    /// `^` (`__pow`)
     Pow,
+    /// unary `-` (`__unm`)
     Unm,
+    /// `//` (`__idiv`)
     IDiv,
+    /// `&` (`__band`)
     BAnd,
+    /// `|` (`__bor`)
     BOr,
+    /// binary `~` (`__bxor`)
     BXor,
+    /// unary `~` (`__bnot`)
     BNot,
+    /// `<<` (`__shl`)
     Shl,
+    /// `>>` (`__shr`)
     Shr,
+    /// `..` (`__concat`)
     Concat,
+    /// `#` (`__len`)
     Len,
+    /// `==` (`__eq`)
     Eq,
+    /// `<` (`__lt`)
     Lt,
+    /// `<=` (`__le`)
     Le,
+    /// reading a missing field (`__index`)
     Index,
+    /// assigning a field (`__newindex`)
     NewIndex,
+    /// calling the value (`__call`)
     Call,
+    /// `tostring` and `%s` in `string.format` (`__tostring`)
     ToString,
+    /// `pairs` (`__pairs`)
     Pairs,
+    /// leaving the scope of a `<close>` variable (`__close`)
     Close,
 }
 
 impl MetaMethod {
-    /// The metatable key (`"__add"`, ...).
+    /// The metatable key (`"__add"`, ...); see the type-level example.
     pub fn name(self) -> &'static str {
         match self {
             MetaMethod::Add => "__add",
@@ -189,6 +214,54 @@ pub trait UserData: Sized + 'static {
 }
 
 /// Method registry passed to [`UserData::add_methods`].
+///
+/// ```
+/// use rua::{MetaMethod, UserData, UserDataMethods};
+/// #[derive(Clone, Copy)]
+/// struct V(i64);
+/// impl UserData for V {
+///     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+///         m.add_method("get", |_, v, ()| Ok(v.0));
+///         m.add_method_mut("bump", |_, v, by: i64| { v.0 += by; Ok(()) });
+///         m.add_function("new", |_, n: i64| Ok(V(n)));
+///         m.add_meta_method(MetaMethod::Len, |_, v, ()| Ok(v.0));
+///         m.add_meta_method_mut(MetaMethod::Call, |_, v, ()| { v.0 *= 2; Ok(v.0) });
+///         // `__add` may see the userdata as either operand: take plain values.
+///         m.add_meta_function(MetaMethod::Add, |_, (a, b): (rua::AnyUserData, i64)| {
+///             Ok(V(a.borrow::<V>()?.0 + b))
+///         });
+///     }
+/// }
+/// let lua = rua::Lua::new();
+/// lua.globals().set("v", V(1)).unwrap();
+/// let r: (i64, i64, i64, i64) = lua
+///     .load("v:bump(4) local w = v + 10 return v:get(), #v, v(), w:get()")
+///     .eval()
+///     .unwrap();
+/// assert_eq!(r, (5, 5, 10, 15));
+/// assert_eq!(lua.load("return v.new(7):get()").eval::<i64>().unwrap(), 7);
+/// ```
+///
+/// An async method, awaited from Lua in an async call:
+///
+/// ```
+/// # #[cfg(feature = "async")] {
+/// use rua::{UserData, UserDataMethods};
+/// struct Db;
+/// impl UserData for Db {
+///     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+///         m.add_async_method("fetch", |_, _db, key: String| async move {
+///             Ok(format!("value of {key}"))
+///         });
+///     }
+/// }
+/// let lua = rua::Lua::new();
+/// lua.globals().set("db", Db).unwrap();
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let s: String = rt.block_on(lua.load("return db:fetch('k')").eval_async()).unwrap();
+/// assert_eq!(s, "value of k");
+/// # }
+/// ```
 pub trait UserDataMethods<T> {
     /// A method taking `&T`.
     fn add_method<M, A, R>(&mut self, name: impl ToString, method: M)
@@ -246,6 +319,23 @@ pub trait UserDataMethods<T> {
 }
 
 /// Field registry passed to [`UserData::add_fields`].
+///
+/// ```
+/// use rua::{UserData, UserDataFields};
+/// struct Config { port: u16 }
+/// impl UserData for Config {
+///     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
+///         f.add_field("kind", "config");
+///         f.add_field_method_get("port", |_, c| Ok(c.port));
+///         f.add_field_method_set("port", |_, c, p: u16| { c.port = p; Ok(()) });
+///     }
+/// }
+/// let lua = rua::Lua::new();
+/// lua.globals().set("cfg", Config { port: 80 }).unwrap();
+/// let r: (String, u16) = lua.load("cfg.port = cfg.port + 8000 return cfg.kind, cfg.port").eval().unwrap();
+/// assert_eq!(r, ("config".to_string(), 8080));
+/// assert!(lua.load("cfg.port = 70000").exec().is_err(), "u16 range is checked");
+/// ```
 pub trait UserDataFields<T> {
     /// A constant field.
     fn add_field<V: IntoLua + Clone + 'static>(&mut self, name: impl ToString, value: V);
@@ -623,7 +713,7 @@ impl<T: UserData + Send> IntoLua for T {
 pub struct AnyUserData(pub(crate) ValueRef);
 
 impl AnyUserData {
-    /// `true` if the value is a `T`.
+    /// `true` if the value is a `T` (see the type-level example).
     pub fn is<T: 'static>(&self) -> bool {
         self.cell_ptr::<T>().is_ok()
     }
@@ -729,6 +819,16 @@ impl AnyUserData {
     }
 
     /// The user value set by [`AnyUserData::set_user_value`] (nil if none).
+    ///
+    /// ```
+    /// struct Tag;
+    /// impl rua::UserData for Tag {}
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(Tag).unwrap();
+    /// assert_eq!(ud.user_value::<Option<String>>().unwrap(), None);
+    /// ud.set_user_value("note").unwrap();
+    /// assert_eq!(ud.user_value::<String>().unwrap(), "note");
+    /// ```
     pub fn user_value<V: FromLua>(&self) -> Result<V> {
         let v = self.0.with_raw(|lua, st, u| {
             let raw = match u {
@@ -741,6 +841,20 @@ impl AnyUserData {
     }
 
     /// The metatable shared by this userdata's type.
+    ///
+    /// ```
+    /// use rua::{MetaMethod, UserData, UserDataMethods};
+    /// struct Named;
+    /// impl UserData for Named {
+    ///     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+    ///         m.add_meta_method(MetaMethod::ToString, |_, _, ()| Ok("named"));
+    ///     }
+    /// }
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(Named).unwrap();
+    /// let mt = ud.metatable().unwrap();
+    /// assert!(mt.contains_key("__tostring").unwrap());
+    /// ```
     pub fn metatable(&self) -> Result<Table> {
         self.0.with_raw(|lua, st, u| match u {
             RawValue::UserData(u) => match u.meta.get() {
@@ -752,7 +866,18 @@ impl AnyUserData {
     }
 }
 
-/// A shared borrow of a userdata's value.
+/// A shared borrow of a userdata's value (from [`AnyUserData::borrow`]). While it lives, a
+/// mutable borrow (from Rust or from a `add_method_mut` method) fails.
+///
+/// ```
+/// struct Point(i32);
+/// impl rua::UserData for Point {}
+/// let lua = rua::Lua::new();
+/// let ud = lua.create_userdata(Point(3)).unwrap();
+/// let p = ud.borrow::<Point>().unwrap();
+/// assert_eq!(p.0, 3);
+/// assert!(matches!(ud.borrow_mut::<Point>(), Err(rua::Error::UserDataBorrowMutError)));
+/// ```
 pub struct UserDataRef<T: 'static> {
     /// Points into the userdata kept alive by the two fields below.
     cell: NonNull<UserDataCell<T>>,
@@ -783,7 +908,16 @@ impl<T> Drop for UserDataRef<T> {
     }
 }
 
-/// An exclusive borrow of a userdata's value.
+/// An exclusive borrow of a userdata's value (from [`AnyUserData::borrow_mut`]).
+///
+/// ```
+/// struct Point(i32);
+/// impl rua::UserData for Point {}
+/// let lua = rua::Lua::new();
+/// let ud = lua.create_userdata(Point(3)).unwrap();
+/// ud.borrow_mut::<Point>().unwrap().0 += 1;
+/// assert_eq!(ud.borrow::<Point>().unwrap().0, 4);
+/// ```
 pub struct UserDataRefMut<T: 'static> {
     /// Points into the userdata kept alive by the two fields below.
     cell: NonNull<UserDataCell<T>>,

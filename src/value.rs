@@ -84,6 +84,14 @@ impl fmt::Debug for ValueRef {
 }
 
 /// A light userdata: a raw pointer value Lua stores but never dereferences.
+///
+/// ```
+/// let lua = rua::Lua::new();
+/// let p = rua::LightUserData(8 as *mut std::ffi::c_void);
+/// lua.globals().set("p", p).unwrap();
+/// assert_eq!(lua.load("return type(p)").eval::<String>().unwrap(), "userdata");
+/// assert_eq!(lua.globals().get::<rua::LightUserData>("p").unwrap(), p);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LightUserData(pub *mut std::ffi::c_void);
 
@@ -104,16 +112,26 @@ unsafe impl Sync for LightUserData {}
 /// ```
 #[derive(Clone, Debug, Default)]
 pub enum Value {
+    /// `nil`
     #[default]
     Nil,
+    /// `true` or `false`
     Boolean(bool),
+    /// A raw pointer (Lua's light userdata).
     LightUserData(LightUserData),
+    /// A Lua integer (`math.type(x) == "integer"`).
     Integer(i64),
+    /// A Lua float.
     Number(f64),
+    /// A string (bytes, not necessarily UTF-8).
     String(String),
+    /// A table.
     Table(crate::Table),
+    /// A Lua function or host function.
     Function(crate::Function),
+    /// A coroutine.
     Thread(Thread),
+    /// A full userdata.
     UserData(crate::AnyUserData),
     /// An error value carrying a Rust [`Error`] (what `pcall` returns for an error raised by
     /// a host function).
@@ -324,6 +342,14 @@ impl PartialEq for Value {
 pub struct String(pub(crate) ValueRef);
 
 /// The bytes of a [`String`], borrowed from the heap (which keeps them in place).
+///
+/// ```
+/// let lua = rua::Lua::new();
+/// let s = lua.create_string("abc").unwrap();
+/// let b = s.as_bytes();
+/// assert_eq!(&*b, b"abc");
+/// assert_eq!(b.as_ref().len(), 3);
+/// ```
 pub struct BorrowedBytes<'a> {
     bytes: &'a [u8],
     // Keeps the state (and so the heap holding `bytes`) alive while borrowed.
@@ -430,7 +456,7 @@ impl PartialEq<&str> for String {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thread(pub(crate) ValueRef);
 
-/// Status of a [`Thread`].
+/// Status of a [`Thread`] (see [`Thread::status`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadStatus {
     /// Not started, or suspended in a yield.
@@ -443,6 +469,18 @@ pub enum ThreadStatus {
 
 impl Thread {
     /// The thread's status.
+    ///
+    /// ```
+    /// use rua::ThreadStatus;
+    /// let lua = rua::Lua::new();
+    /// let f: rua::Function = lua.load("function() coroutine.yield() end").eval().unwrap();
+    /// let co = lua.create_thread(f).unwrap();
+    /// assert_eq!(co.status(), ThreadStatus::Resumable);
+    /// co.resume::<()>(()).unwrap();
+    /// assert_eq!(co.status(), ThreadStatus::Resumable);
+    /// co.resume::<()>(()).unwrap();
+    /// assert_eq!(co.status(), ThreadStatus::Finished);
+    /// ```
     pub fn status(&self) -> ThreadStatus {
         use rua_interp::thread::ThreadStatus as S;
         self.0
@@ -541,6 +579,13 @@ pub struct MultiValue(VecDeque<Value>);
 
 impl MultiValue {
     /// No values.
+    ///
+    /// ```
+    /// let mut mv = rua::MultiValue::new();
+    /// assert!(mv.is_empty());
+    /// mv.push_back(rua::Value::Nil);
+    /// assert_eq!(mv.len(), 1);
+    /// ```
     pub fn new() -> MultiValue {
         MultiValue(VecDeque::new())
     }
@@ -613,6 +658,12 @@ pub struct Variadic<T>(Vec<T>);
 
 impl<T> Variadic<T> {
     /// No values.
+    ///
+    /// ```
+    /// let mut v = rua::Variadic::<i32>::new();
+    /// v.push(1);
+    /// assert_eq!(v.len(), 1);
+    /// ```
     pub fn new() -> Variadic<T> {
         Variadic(Vec::new())
     }
@@ -665,7 +716,7 @@ impl<T> IntoIterator for Variadic<T> {
 pub struct RegistryKey(ValueRef);
 
 impl Lua {
-    /// Stores a value in the registry.
+    /// Stores a value in the registry (see [`RegistryKey`] for an example).
     pub fn create_registry_value<T: crate::IntoLua>(&self, v: T) -> Result<RegistryKey> {
         let v = v.into_lua(self)?;
         self.with_state(|st| {
@@ -674,7 +725,8 @@ impl Lua {
         })?
     }
 
-    /// Reads a stored value.
+    /// Reads a stored value (see [`RegistryKey`]; a key of another state is refused with
+    /// [`crate::Error::MismatchedState`]).
     pub fn registry_value<T: crate::FromLua>(&self, key: &RegistryKey) -> Result<T> {
         let v = self.with_state(|st| {
             let raw = self.ref_to_raw(st, &key.0)?;
