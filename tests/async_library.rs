@@ -1,7 +1,9 @@
 //! Awaiting async host functions inside library functions that call back into Lua through
 //! continuations: `__tostring` reached from `string.format('%s')`, `string.gsub`
-//! replacement functions and `__index` functions, and `table.sort` order functions. A plain `coroutine.yield` there still raises
-//! PUC's "attempt to yield across a C-call boundary".
+//! replacement functions and `__index` functions, `table.sort` order functions and `__lt`
+//! metamethods, and the `__len`/`__index`/`__newindex` metamethods of proxy tables reached by
+//! `table.insert`, `table.remove`, `table.concat` and `table.unpack`. A plain
+//! `coroutine.yield` there still raises PUC's "attempt to yield across a C-call boundary".
 
 use rua::Lua;
 
@@ -160,6 +162,134 @@ async fn sort_with_order_function_same_in_sync_and_async_calls() {
     assert!(sync.contains("at 2"), "{sync}");
 }
 
+/// A proxy over `store` whose `__len`, `__index` and `__newindex` each await `sleep`.
+const ASYNC_PROXY: &str = r#"
+    local function proxy(store)
+      return setmetatable({}, {
+        __len = function() return sleep(0, #store) end,
+        __index = function(_, k) return sleep(0, store[k]) end,
+        __newindex = function(_, k, v) sleep(0) store[k] = v end,
+      })
+    end
+"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_proxy_metamethods_of_the_table_library() {
+    let lua = lua_with_sleep();
+    let v: String = lua
+        .load(format!(
+            r#"{ASYNC_PROXY}
+            local s = {{10, 20, 30}}
+            local p = proxy(s)
+            table.insert(p, 40)
+            table.insert(p, 1, 5)
+            local r1 = table.remove(p, 2)
+            local r2 = table.remove(p)
+            local joined = table.concat(p, '-')
+            local a, b, c = table.unpack(p)
+            local x, y = table.unpack(p, 2, 3)
+            return table.concat({{table.concat(s, ','), r1, r2, joined, a, b, c, x, y}}, ' ')
+            "#
+        ))
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(v, "5,20,30 10 40 5-20-30 5 20 30 20 30");
+    // Many awaits in one call, mixed with plain pieces of the concatenation.
+    let (n, same): (i64, bool) = lua
+        .load(format!(
+            r#"{ASYNC_PROXY}
+            local s = {{}}
+            for i = 1, 300 do s[i] = i end
+            local big = table.concat(proxy(s), ',')
+            return #big, big == table.concat(s, ',')
+            "#
+        ))
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!((n, same), (1091, true));
+    let n: i64 = lua
+        .load(format!(
+            r#"{ASYNC_PROXY}
+            local s = {{}}
+            for i = 1, 200 do s[i] = i end
+            return select('#', table.unpack(proxy(s)))
+            "#
+        ))
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(n, 200);
+    // Errors after awaits are reported as without them.
+    let msg: String = lua
+        .load(format!(
+            r#"{ASYNC_PROXY}
+            return select(2, pcall(table.concat, proxy({{1, {{}}, 3}}), ','))"#
+        ))
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(
+        msg.contains("invalid value (table) at index 2 in table for 'concat'"),
+        "{msg}"
+    );
+    let msg: String = lua
+        .load(format!(
+            r#"{ASYNC_PROXY}
+            return select(2, pcall(table.insert, proxy({{1}}), 5, 0))"#
+        ))
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(msg.contains("position out of bounds"), "{msg}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn await_in_lt_metamethods_of_table_sort() {
+    let lua = lua_with_sleep();
+    let (sorted, same): (String, bool) = lua
+        .load(
+            r#"
+            local calls = {0, 0}
+            local function boxes(which)
+              local mt = {__lt = function(a, b)
+                calls[which] = calls[which] + 1
+                if which == 1 then return sleep(0, a.v < b.v) end
+                return a.v < b.v
+              end}
+              local t = {}
+              for i = 1, 100 do t[i] = setmetatable({v = (i * 37) % 101}, mt) end
+              return t
+            end
+            local a, b = boxes(1), boxes(2)
+            table.sort(a) table.sort(b)
+            local out = {}
+            for i = 1, 5 do out[i] = a[i].v end
+            for i = 1, 100 do if a[i].v ~= b[i].v then return '', false end end
+            return table.concat(out, ','), calls[1] == calls[2]
+            "#,
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert_eq!(sorted, "1,2,3,4,5");
+    assert!(same, "the same comparisons with and without awaits");
+    let msg: String = lua
+        .load(
+            r#"
+            local mt = {__lt = function() return sleep(0, true) end}
+            local t = {}
+            for i = 1, 50 do t[i] = setmetatable({}, mt) end
+            return select(2, pcall(table.sort, t))
+            "#,
+        )
+        .eval_async()
+        .await
+        .unwrap();
+    assert!(msg.contains("invalid order function for sorting"), "{msg}");
+}
+
 #[test]
 fn plain_yield_still_crosses_a_c_call_boundary() {
     let lua = Lua::new();
@@ -168,6 +298,12 @@ fn plain_yield_still_crosses_a_c_call_boundary() {
          assert(not coroutine.isyieldable()) coroutine.yield() end}))",
         "string.gsub('ab', '.', function(c) assert(not coroutine.isyieldable()) coroutine.yield(c) end)",
         "table.sort({2, 1}, function(a, b) assert(not coroutine.isyieldable()) coroutine.yield() end)",
+        "local mt = {__lt = function() assert(not coroutine.isyieldable()) coroutine.yield() end} \
+         table.sort({setmetatable({}, mt), setmetatable({}, mt)})",
+        "table.concat(setmetatable({}, {__len = function() return 1 end, \
+         __index = function() assert(not coroutine.isyieldable()) coroutine.yield() end}))",
+        "table.insert(setmetatable({}, {__len = function() return 0 end, \
+         __newindex = function() assert(not coroutine.isyieldable()) coroutine.yield() end}), 1)",
     ] {
         let msg: String = lua
             .load(format!(

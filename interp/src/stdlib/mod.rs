@@ -14,6 +14,7 @@ pub mod pattern;
 pub mod strformat;
 pub mod string;
 pub mod table;
+mod table_steps;
 pub mod utf8;
 
 use crate::vm::State;

@@ -7,13 +7,19 @@
 //!
 //! `sort` reads the elements, sorts them with PUC's quicksort (same pivots, same comparisons,
 //! same detection of invalid order functions) and writes the result back. Inside an async
-//! task, with an order function, the elements and the quicksort's state live in the native's
-//! stack window and each comparison is a continuation call, so the order function may await
-//! host futures. Elsewhere no await can succeed (a plain yield is refused either way, as in
-//! PUC), so the order function is called directly in a nested run, which costs far less per
-//! comparison than a continuation round trip.
+//! task, with an order function or with elements that may have `__lt` metamethods (not all
+//! numbers, not all strings), the elements and the quicksort's state live in the native's
+//! stack window and each comparison is a continuation call, so the order function or `__lt`
+//! may await host futures. Elsewhere no await can succeed (a plain yield is refused either
+//! way, as in PUC), so comparisons are called directly in a nested run, which costs far less
+//! per comparison than a continuation round trip.
+//!
+//! `insert`, `remove`, `concat` and `unpack` are step machines in `table_steps`, whose
+//! `__len`/`__index`/`__newindex` calls are continuation calls too. `move` and the reading and
+//! writing back of `sort` on proxy tables still call metamethods in nested runs.
 
 use crate::stdlib::base::index_value;
+use crate::stdlib::table_steps;
 use crate::table::Table;
 use crate::value::Value;
 use crate::vm::meta::Outcome;
@@ -24,11 +30,11 @@ use rua_gc::Gc;
 /// Installs the `table` table.
 pub fn open(st: &mut State) {
     let t = st.new_table(0, 8);
-    st.register(t, "concat", concat);
-    st.register(t, "insert", insert);
+    st.register(t, "concat", table_steps::concat);
+    st.register(t, "insert", table_steps::insert);
     st.register(t, "pack", pack);
-    st.register(t, "unpack", unpack);
-    st.register(t, "remove", remove);
+    st.register(t, "unpack", table_steps::unpack);
+    st.register(t, "remove", table_steps::remove);
     st.register(t, "move", move_);
     st.register(t, "sort", sort);
     let g = st.globals;
@@ -127,14 +133,14 @@ pub(crate) fn len_of(ctx: &mut Ctx, v: Value) -> LuaResult<i64> {
 }
 
 /// Operations a table-like argument must support.
-const TAB_R: u8 = 1;
-const TAB_W: u8 = 2;
-const TAB_L: u8 = 4;
-const TAB_RW: u8 = TAB_R | TAB_W;
+pub(crate) const TAB_R: u8 = 1;
+pub(crate) const TAB_W: u8 = 2;
+pub(crate) const TAB_L: u8 = 4;
+pub(crate) const TAB_RW: u8 = TAB_R | TAB_W;
 
 /// `checktab`: argument `arg` must be a table or have a metatable with the metamethods the
 /// operation needs.
-fn checktab(ctx: &mut Ctx, arg: usize, what: u8) -> LuaResult<()> {
+pub(crate) fn checktab(ctx: &mut Ctx, arg: usize, what: u8) -> LuaResult<()> {
     let v = ctx.arg(arg);
     if matches!(v, Value::Table(_)) {
         return Ok(());
@@ -162,48 +168,6 @@ fn aux_getn(ctx: &mut Ctx, arg: usize, what: u8) -> LuaResult<i64> {
 
 // ---------------------------------------------------------------------------------------------
 // Functions
-
-fn insert(ctx: &mut Ctx) -> LuaResult<Action> {
-    let t = ctx.arg(1);
-    let e = aux_getn(ctx, 1, TAB_RW)?.wrapping_add(1);
-    let pos = match ctx.nargs() {
-        2 => e,
-        3 => {
-            let pos = ctx.check_int(2)?;
-            if (pos as u64).wrapping_sub(1) >= e as u64 {
-                return Err(ctx.arg_error(2, "position out of bounds"));
-            }
-            let mut i = e;
-            while i > pos {
-                let v = geti(ctx, t, i - 1)?;
-                seti(ctx, t, i, v)?;
-                i -= 1;
-            }
-            pos
-        }
-        _ => return Err(ctx.error("wrong number of arguments to 'insert'")),
-    };
-    let v = ctx.arg(ctx.nargs());
-    seti(ctx, t, pos, v)?;
-    Ok(Action::Return(0))
-}
-
-fn remove(ctx: &mut Ctx) -> LuaResult<Action> {
-    let t = ctx.arg(1);
-    let size = aux_getn(ctx, 1, TAB_RW)?;
-    let mut pos = ctx.opt_int(2, size)?;
-    if pos != size && (pos as u64).wrapping_sub(1) > size as u64 {
-        return Err(ctx.arg_error(2, "position out of bounds"));
-    }
-    let result = geti(ctx, t, pos)?;
-    while pos < size {
-        let v = geti(ctx, t, pos + 1)?;
-        seti(ctx, t, pos, v)?;
-        pos += 1;
-    }
-    seti(ctx, t, pos, Value::Nil)?;
-    ctx.ret1(result)
-}
 
 fn move_(ctx: &mut Ctx) -> LuaResult<Action> {
     let a1 = ctx.arg(1);
@@ -238,46 +202,6 @@ fn move_(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret1(dst)
 }
 
-fn concat(ctx: &mut Ctx) -> LuaResult<Action> {
-    let t = ctx.arg(1);
-    let last = aux_getn(ctx, 1, TAB_R)?;
-    let sep = ctx.opt_str(2)?;
-    let sep: &[u8] = match &sep {
-        Some(s) => s.as_bytes(),
-        None => b"",
-    };
-    let mut i = ctx.opt_int(3, 1)?;
-    let last = ctx.opt_int(4, last)?;
-    let mut out = Vec::new();
-    while i <= last {
-        let v = geti(ctx, t, i)?;
-        let before = out.len();
-        match v {
-            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
-            Value::Int(n) => crate::number::fmt_int(n, &mut out),
-            Value::Float(x) => crate::number::fmt_float(x, &mut out),
-            _ => {
-                return Err(ctx.error(format!(
-                    "invalid value ({}) at index {} in table for 'concat'",
-                    v.type_name(),
-                    i
-                )))
-            }
-        }
-        if i < last {
-            out.extend_from_slice(sep);
-        }
-        // Sandboxing limits: only the table argument (rooted) is held here.
-        ctx.st.account_buffer(out.len() - before, out.len())?;
-        if i == last {
-            break;
-        }
-        i += 1;
-    }
-    let v = ctx.new_string(out);
-    ctx.ret1(v)
-}
-
 fn pack(ctx: &mut Ctx) -> LuaResult<Action> {
     let n = ctx.nargs();
     let t = ctx.st.new_table(n, 1);
@@ -286,47 +210,6 @@ fn pack(ctx: &mut Ctx) -> LuaResult<Action> {
     }
     ctx.st.set_field(t, "n", Value::Int(n as i64));
     ctx.ret1(Value::Table(t))
-}
-
-fn unpack(ctx: &mut Ctx) -> LuaResult<Action> {
-    let t = ctx.arg(1);
-    let i = ctx.opt_int(2, 1)?;
-    let e = if ctx.arg(3).is_nil() {
-        len_of(ctx, t)?
-    } else {
-        ctx.check_int(3)?
-    };
-    if i > e {
-        return Ok(Action::Return(0));
-    }
-    let n = (e as u64).wrapping_sub(i as u64);
-    let used = ctx.st.current.data().stack.len() as u64;
-    if n >= i32::MAX as u64 || n + 1 > (crate::vm::MAX_STACK as u64).saturating_sub(used) {
-        return Err(ctx.error("too many results to unpack"));
-    }
-    if let Value::Table(tab) = t {
-        if tab.metatable().is_none() {
-            let mut k = i;
-            loop {
-                ctx.push(tab.get_int(k));
-                if k == e {
-                    break;
-                }
-                k += 1;
-            }
-            return Ok(Action::Return(n as usize + 1));
-        }
-    }
-    let mut k = i;
-    loop {
-        let v = geti(ctx, t, k)?;
-        ctx.push(v);
-        if k == e {
-            break;
-        }
-        k += 1;
-    }
-    Ok(Action::Return(n as usize + 1))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,6 +363,18 @@ fn sort(ctx: &mut Ctx) -> LuaResult<Action> {
         for i in 1..=n {
             let v = geti(ctx, t, i as i64)?;
             a.push(v);
+        }
+        // Inside an async task, elements other than all numbers or all strings may reach `__lt`
+        // metamethods that await: those run as continuation calls of the step-wise sort.
+        if ctx.st.in_async {
+            let plain = a[1..]
+                .iter()
+                .all(|v| matches!(v, Value::Int(_) | Value::Float(_)))
+                || a[1..].iter().all(|v| matches!(v, Value::Str(_)));
+            if !plain {
+                a.remove(0);
+                return sort_start(ctx, a);
+            }
         }
         // Keep the elements reachable while the order function or `__lt` metamethods run (they
         // may change the table).
@@ -736,13 +631,20 @@ impl SortRegs {
 
 /// Starts sorting the `n` elements of `t` with the order function at argument 2.
 fn sort_with_function(ctx: &mut Ctx, t: Value, n: usize) -> LuaResult<Action> {
-    let k = ctx.nargs();
     // A proxy table may claim any length: fail cleanly rather than abort.
     let mut a = ctx.st.try_vec(n)?;
     for i in 1..=n {
         let v = geti(ctx, t, i as i64)?;
         a.push(v);
     }
+    sort_start(ctx, a)
+}
+
+/// Starts the step-wise sort of the elements `a` (read from argument 1), comparing with the
+/// order function at argument 2, or with `<` when it is nil.
+fn sort_start(ctx: &mut Ctx, a: Vec<Value>) -> LuaResult<Action> {
+    let k = ctx.nargs();
+    let n = a.len();
     let a = Table::from_array(&mut ctx.st.heap, a);
     ctx.truncate(k);
     for v in [n, PH_START as usize, 0, 0, 0] {
@@ -756,42 +658,53 @@ fn sort_with_function(ctx: &mut Ctx, t: Value, n: usize) -> LuaResult<Action> {
     sort_step(ctx, &mut r, false)
 }
 
-/// Advances the sort with comparison result `lt`: calls the order function for the next
-/// comparison, or writes the sorted elements back and returns.
-fn sort_step(ctx: &mut Ctx, r: &mut SortRegs, lt: bool) -> LuaResult<Action> {
-    match r.advance(ctx, lt)? {
-        Some((x, y)) => {
-            // Each comparison counts as an instruction (see `vm::limits`).
-            ctx.st.charge_instructions(1)?;
-            r.store(ctx);
-            let (a, b) = (r.el(x), r.el(y));
-            ctx.push(ctx.arg(2));
-            ctx.push(a);
-            ctx.push(b);
-            Ok(Action::Call {
-                nargs: 2,
-                nresults: 1,
-                cont: Cont {
-                    f: sort_k,
-                    data: r.k,
-                    catch: Catch::No,
-                    yieldable: false,
-                },
-            })
-        }
-        None => {
-            let t = ctx.arg(1);
-            for i in 1..=r.n {
-                let v = r.el(i);
-                seti(ctx, t, i as i64, v)?;
+/// Advances the sort with comparison result `lt`: calls the order function (or the `__lt`
+/// metamethod) for the next comparison, or writes the sorted elements back and returns.
+fn sort_step(ctx: &mut Ctx, r: &mut SortRegs, mut lt: bool) -> LuaResult<Action> {
+    let cmp = ctx.arg(2);
+    loop {
+        let Some((x, y)) = r.advance(ctx, lt)? else {
+            break;
+        };
+        // Each comparison counts as an instruction (see `vm::limits`).
+        ctx.st.charge_instructions(1)?;
+        let (a, b) = (r.el(x), r.el(y));
+        let (f, a, b) = if cmp.is_nil() {
+            match table_steps::less(ctx, a, b)? {
+                table_steps::Access::Now(v) => {
+                    lt = v;
+                    continue;
+                }
+                table_steps::Access::Call(tm, args, _) => (tm, args[0], args[1]),
             }
-            ctx.truncate(r.k);
-            Ok(Action::Return(0))
-        }
+        } else {
+            (cmp, a, b)
+        };
+        r.store(ctx);
+        ctx.push(f);
+        ctx.push(a);
+        ctx.push(b);
+        return Ok(Action::Call {
+            nargs: 2,
+            nresults: 1,
+            cont: Cont {
+                f: sort_k,
+                data: r.k,
+                catch: Catch::No,
+                yieldable: false,
+            },
+        });
     }
+    let t = ctx.arg(1);
+    for i in 1..=r.n {
+        let v = r.el(i);
+        seti(ctx, t, i as i64, v)?;
+    }
+    ctx.truncate(r.k);
+    Ok(Action::Return(0))
 }
 
-/// Continuation of `table.sort` after a call of the order function.
+/// Continuation of `table.sort` after a call of the order function or of `__lt`.
 fn sort_k(ctx: &mut Ctx, status: CallStatus, k: usize) -> LuaResult<Action> {
     let CallStatus::Ok(_) = status else {
         unreachable!("table.sort's continuation does not catch")
