@@ -240,6 +240,10 @@ pub(crate) struct Inner {
     /// Traceback recorded by the message handler of the last call.
     pub(crate) traceback: Arc<Mutex<Option<std::string::String>>>,
     pub(crate) options: LuaOptions,
+    /// Fuel of the slices of async calls (`u64::MAX`: no slicing), see
+    /// `Lua::set_async_fuel`.
+    #[cfg(feature = "async")]
+    pub(crate) async_fuel: std::sync::atomic::AtomicU64,
 }
 
 /// A Lua state. Cheap to clone: clones share the state.
@@ -623,6 +627,8 @@ impl Lua {
             shared: ReentrantLock::new(shared),
             traceback,
             options,
+            #[cfg(feature = "async")]
+            async_fuel: std::sync::atomic::AtomicU64::new(crate::async_call::DEFAULT_ASYNC_FUEL),
         };
         let lua = Lua(Arc::new(inner));
         let g = lua.with_state(|st| lua.0.root(st, globals))?;

@@ -72,16 +72,20 @@ async fn await_in_tostring_metamethod() {
     assert_eq!(v, "obj");
 }
 
-/// Library functions that still call Lua through a nested VM run (`__lt` metamethods reached
-/// from `table.sort` without an order function) refuse an await with a clear error instead of
-/// blocking or misbehaving; the rest of the call is unaffected. (`string.format`, `gsub` and
-/// `table.sort` order functions await: see tests/async_library.rs.)
+/// Library functions that still call Lua through a nested VM run (`__index` metamethods
+/// reached from `table.move` or from the reading of `table.sort` on a proxy) refuse an await
+/// with a clear error instead of blocking or misbehaving; the rest of the call is unaffected.
+/// (`string.format`, `gsub`, `table.sort` order functions and `__lt`, and the proxies of
+/// `table.insert/remove/concat/unpack` await: see tests/async_library.rs.)
 #[tokio::test(flavor = "current_thread")]
 async fn nested_library_calls_refuse_awaits_cleanly() {
     let lua = lua_with_sleep();
     let cases = [
-        "local mt = {__lt = function(a, b) return sleep(0, a.v < b.v) end} \
-         local t = {setmetatable({v = 2}, mt), setmetatable({v = 1}, mt)} table.sort(t) return tostring(t[1].v)",
+        "local p = setmetatable({}, {__index = function(_, k) return sleep(0, k) end}) \
+         local d = table.move(p, 1, 2, 1, {}) return tostring(d[1])",
+        "local p = setmetatable({}, {__len = function() return 2 end, \
+         __index = function(_, k) return sleep(0, k) end, __newindex = function() end}) \
+         table.sort(p) return 'sorted'",
     ];
     for src in cases {
         let e = lua.load(src).eval_async::<String>().await.unwrap_err();
@@ -457,4 +461,74 @@ async fn values_in_flight_survive_collections_between_slices() {
     let futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
         vec![Box::pin(worker), Box::pin(collector)];
     futures_join_all(futs.into_iter()).await;
+}
+
+/// Polls `fut` to completion on this task, counting the polls that returned `Pending`.
+async fn count_pending<F: std::future::Future>(fut: F) -> (F::Output, usize) {
+    let mut fut = Box::pin(fut);
+    let mut pending = 0;
+    loop {
+        let p = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+        match p {
+            std::task::Poll::Ready(v) => return (v, pending),
+            std::task::Poll::Pending => pending += 1,
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn async_fuel_slices_loops_calls_and_tail_calls() {
+    let lua = Lua::new();
+    assert_eq!(lua.async_fuel(), Some(10_000), "documented default");
+    // Each kind of endless computation is sliced: loops (numeric for, while), recursion,
+    // tail calls in the fast loop, and vararg tail calls that go through the slow path.
+    let scripts = [
+        "local n = 0 for i = 1, 200000 do n = n + 1 end return n",
+        "local n = 0 while n < 200000 do n = n + 1 end return n",
+        "local function f(d) if d == 0 then return 0 end return 1 + f(d - 1) end \
+         local n = 0 for _ = 1, 20 do n = n + f(10000) end return n",
+        "local function f(d, acc) if d == 0 then return acc end return f(d - 1, acc + 1) end \
+         return f(200000, 0)",
+        "local function f(d, ...) if d == 0 then return select('#', ...) + 199999 end \
+         return f(d - 1, ...) end return f(200000, 1)",
+    ];
+    for src in scripts {
+        lua.set_async_fuel(Some(1000));
+        let (v, pending) = count_pending(lua.load(src).eval_async::<i64>()).await;
+        assert_eq!(v.unwrap(), 200_000, "{src}");
+        assert!(pending >= 100, "{src}: only {pending} slices");
+        lua.set_async_fuel(None);
+        let (v, pending) = count_pending(lua.load(src).eval_async::<i64>()).await;
+        assert_eq!((v.unwrap(), pending), (200_000, 0), "{src}");
+    }
+    // Under an instruction limit the fuel counts instructions.
+    lua.set_instruction_limit(Some(10_000_000)).unwrap();
+    lua.set_async_fuel(Some(1000));
+    let (v, pending) = count_pending(lua.load(scripts[0]).eval_async::<i64>()).await;
+    assert_eq!(v.unwrap(), 200_000);
+    assert!(pending >= 400, "{pending}");
+    lua.set_instruction_limit(None).unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn without_async_fuel_a_busy_script_runs_to_completion_first() {
+    let lua = lua_with_sleep();
+    lua.set_async_fuel(None);
+    let busy = lua.load("local x = 0 for i = 1, 2000000 do x = x + i % 7 end return x");
+    let sleeper = lua.load("return sleep(0, 'awake')");
+    let busy = async {
+        busy.eval_async::<i64>().await.unwrap();
+    };
+    let sleeper = async {
+        sleeper.eval_async::<String>().await.unwrap();
+    };
+    let order = finishing_order(vec![
+        (
+            0,
+            Box::pin(busy) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+        ),
+        (1, Box::pin(sleeper)),
+    ])
+    .await;
+    assert_eq!(order, vec![0, 1]);
 }

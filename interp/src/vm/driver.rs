@@ -5,11 +5,12 @@
 //! borrowed, so the future may itself use the state and many tasks of one state can await
 //! concurrently. A coroutine resumed inside a task that awaits makes the whole task pending.
 //!
-//! Each resumption runs for a bounded slice of instructions ([`Task::set_fuel`], by default
+//! Each resumption runs for a bounded slice of work ([`Task::set_fuel`], by default
 //! [`DEFAULT_FUEL`]); when the slice runs out the task is suspended ([`TaskStep::Preempted`])
 //! and its future wakes itself and returns `Pending`, so a busy script cannot starve the other
-//! tasks of its executor. While a slice runs the state uses the hooked dispatch loop (the same
-//! mechanism as the instruction limit, see `vm::limits`).
+//! tasks of its executor. The fast loop counts the slice in loop back-edges and calls; with an
+//! instruction or memory limit (or a debug hook) the hooked loop counts instructions (see
+//! `vm::limits`).
 
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
@@ -26,7 +27,8 @@ use std::task::{Context, Poll};
 /// The error value the threads of a cancelled task die with.
 pub const CANCELLED_MSG: &str = "cancelled";
 
-/// Instructions a task runs per resumption unless told otherwise.
+/// Fuel of a task's resumption unless told otherwise: units of loop back-edges, calls and
+/// library calls (instructions under limits), see [`State::begin_slice`].
 pub const DEFAULT_FUEL: u64 = 10_000;
 
 /// One call running on its own Lua thread.
@@ -50,7 +52,7 @@ impl Task {
         self.completion = Some(c);
     }
 
-    /// Sets the instructions run per resumption (`None`: no preemption, the fast loop runs).
+    /// Sets the fuel of each resumption (`None`: no preemption).
     pub fn set_fuel(&mut self, fuel: Option<u64>) {
         self.fuel = fuel;
     }

@@ -66,6 +66,22 @@ impl State {
                 }
             }};
         }
+        // Counts a unit of an async task's fuel slice (see `vm::limits`): at loop back-edges,
+        // Lua calls and after slow-path instructions. `ip` must be the next instruction.
+        macro_rules! fuel_tick {
+            () => {{
+                let f = self.sandbox.edge_fuel;
+                if f != 0 {
+                    self.sandbox.edge_fuel = f - 1;
+                } else if self.edge_fuel_out() {
+                    savepc!();
+                    // As in the hooked loop: keep the whole stack alive while suspended.
+                    let d = self.current.data();
+                    d.gc_top = Some(d.stack.len());
+                    return Ok(Flow::Preempt);
+                }
+            }};
+        }
         // Runs the current instruction (already fetched) in the complete interpreter.
         macro_rules! slow {
             () => {{
@@ -78,6 +94,7 @@ impl State {
                             return Ok(Flow::Continue);
                         }
                         load!();
+                        fuel_tick!();
                         continue;
                     }
                     other => return Ok(other),
@@ -128,7 +145,8 @@ impl State {
                 }
             }};
         }
-        // Backward jumps feed the JIT's hot-loop counters when a trace hook is installed.
+        // Backward jumps feed the JIT's hot-loop counters when a trace hook is installed, and
+        // count against an async task's fuel slice.
         macro_rules! loop_edge {
             () => {{
                 if self.hot.hook.is_some() {
@@ -136,6 +154,7 @@ impl State {
                     let pc = unsafe { ip.offset_from(code) } as usize;
                     self.hot.tick(cl.proto, pc);
                 }
+                fuel_tick!();
             }};
         }
         // Arithmetic with a constant operand (the k bit marks it as the first operand).
@@ -216,6 +235,7 @@ impl State {
                         code = fp.code;
                         ip = code;
                         kst = fp.consts.as_ptr();
+                        fuel_tick!();
                     }
                     Value::NativeFn(ncl) => {
                         if let Some(fast) = ncl.fast {
@@ -256,6 +276,7 @@ impl State {
                                     return Ok(Flow::Continue);
                                 }
                                 load!();
+                                fuel_tick!();
                             }
                             Some(other) => return Ok(other),
                         }
@@ -668,6 +689,7 @@ impl State {
                     code = fp.code;
                     ip = code;
                     kst = fp.consts.as_ptr();
+                    fuel_tick!();
                 }
                 OpCode::Return0 | OpCode::Return1 => {
                     let d = self.current.data();

@@ -19,14 +19,20 @@
 //!   safepoint.
 //!
 //! * **Fuel slices** ([`State::begin_slice`]): the async driver runs a task for a bounded
-//!   number of instructions, then suspends it so that other tasks on the executor get a turn.
-//!   A slice reuses the instruction budget: `instr_left` becomes the slice's fuel and the rest
+//!   amount of work, then suspends it so that other tasks on the executor get a turn. Without
+//!   an instruction or memory limit (and without debug hooks) a slice is an *edge slice*: the
+//!   fast loop counts loop back-edges, Lua calls and the instructions it hands to the complete
+//!   interpreter against `edge_fuel` (a decrement and a test, also paid when no slice runs,
+//!   where the counter starts at `u64::MAX`), and suspends the task when it reaches zero at
+//!   the task's own level. Any endless computation passes back-edges or calls, so the count
+//!   bounds a slice at a few instructions per unit. Otherwise the slice reuses the
+//!   instruction budget: `instr_left` becomes the slice's fuel and the rest
 //!   of the budget is held back in `reserve`. When the fuel runs out at the task's own level of
 //!   the loop (not inside a nested run, which cannot suspend) the loop exits with
 //!   [`Flow::Preempt`](crate::vm::exec::Flow::Preempt); inside a nested run it refills from the
 //!   reserve and checks again later. The real limit is reached only when the reserve is empty.
 //!
-//! Enforcement costs nothing when no limit is set: with a limit (or a slice) the state runs the
+//! Enforcement costs (almost) nothing when no limit is set: with a limit (or a slice) the state runs the
 //! hooked instance of the dispatch loop (the [`crate::vm::debughook::HOOK_LIMIT`] bit of
 //! `hook_mask`), which calls [`State::limit_tick`] before each instruction.
 
@@ -51,6 +57,11 @@ pub struct Limits {
     pub(crate) reserve: u64,
     /// While a fuel slice runs: the `c_depth` of the task's own loop (where it may suspend).
     pub(crate) slice: Option<u32>,
+    /// Units (back-edges, calls, slow-path instructions of the fast loop) left in the edge
+    /// slice; `u64::MAX` when none runs.
+    pub edge_fuel: u64,
+    /// While an edge slice runs: the `c_depth` of the task's own loop.
+    pub(crate) edge_slice: Option<u32>,
 }
 
 /// Fuel of a slice refilled inside nested runs, which cannot suspend.
@@ -60,6 +71,8 @@ const NESTED_REFILL: u64 = 1000;
 pub struct SliceSaved {
     reserve: u64,
     slice: Option<u32>,
+    edge_fuel: u64,
+    edge_slice: Option<u32>,
 }
 
 impl Default for Limits {
@@ -70,6 +83,8 @@ impl Default for Limits {
             memory: usize::MAX,
             reserve: 0,
             slice: None,
+            edge_fuel: u64::MAX,
+            edge_slice: None,
         }
     }
 }
@@ -93,13 +108,23 @@ impl State {
     }
 
     /// Starts a fuel slice: the loop at the current nesting level suspends with
-    /// `Flow::Preempt` after about `fuel` instructions. Pair with [`State::end_slice`].
+    /// `Flow::Preempt` after about `fuel` units of work: back-edges, calls and slow-path
+    /// instructions of the fast loop (an edge slice), or instructions when a limit or a debug
+    /// hook makes the hooked loop run. Pair with [`State::end_slice`].
     pub fn begin_slice(&mut self, fuel: u64) -> SliceSaved {
+        let hooked = self.limits_active() || self.hook_mask != 0;
         let l = &mut self.sandbox;
         let saved = SliceSaved {
             reserve: l.reserve,
             slice: l.slice,
+            edge_fuel: l.edge_fuel,
+            edge_slice: l.edge_slice,
         };
+        if !hooked {
+            l.edge_fuel = fuel;
+            l.edge_slice = Some(self.c_depth);
+            return saved;
+        }
         let take = l.instr_left.min(fuel);
         l.reserve = l.reserve.saturating_add(l.instr_left - take);
         l.instr_left = take;
@@ -116,7 +141,29 @@ impl State {
         l.instr_left = l.instr_left.saturating_add(held);
         l.reserve = saved.reserve.min(l.reserve);
         l.slice = saved.slice;
+        l.edge_fuel = saved.edge_fuel;
+        l.edge_slice = saved.edge_slice;
         self.refresh_hook_mask();
+    }
+
+    /// Called by the fast loop when `edge_fuel` is zero: `true` when the edge slice ran out
+    /// where the loop may suspend; otherwise refills the counter (inside a nested run, which
+    /// cannot suspend, by a little, so the slice ends soon after the run returns).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn edge_fuel_out(&mut self) -> bool {
+        let l = &mut self.sandbox;
+        match l.edge_slice {
+            Some(depth) if depth == self.c_depth => true,
+            Some(_) => {
+                l.edge_fuel = NESTED_REFILL;
+                false
+            }
+            None => {
+                l.edge_fuel = u64::MAX;
+                false
+            }
+        }
     }
 
     /// The instruction limit in force.
@@ -323,13 +370,26 @@ mod tests {
     #[test]
     fn slices_hold_back_the_budget_and_give_it_back() {
         let mut st = State::new_bare();
-        // Without a limit: the slice alone turns the hooked loop on, and off again after.
+        // Without a limit: an edge slice, counted by the fast loop (no hooked loop).
         let saved = st.begin_slice(100);
-        assert_ne!(st.hook_mask & HOOK_LIMIT, 0);
-        assert_eq!(st.sandbox.instr_left, 100);
-        st.end_slice(saved);
         assert_eq!(st.hook_mask & HOOK_LIMIT, 0);
         assert_eq!(st.sandbox.instr_left, u64::MAX);
+        assert_eq!(st.sandbox.edge_fuel, 100);
+        st.sandbox.edge_fuel = 0;
+        assert!(
+            st.edge_fuel_out(),
+            "out of fuel at the slice's level: suspend"
+        );
+        st.c_depth += 1;
+        assert!(!st.edge_fuel_out(), "inside a nested run: refill");
+        assert_eq!(st.sandbox.edge_fuel, NESTED_REFILL);
+        st.c_depth -= 1;
+        st.end_slice(saved);
+        assert_eq!(st.sandbox.edge_fuel, u64::MAX);
+        assert_eq!(st.sandbox.edge_slice, None);
+        st.sandbox.edge_fuel = 0;
+        assert!(!st.edge_fuel_out(), "no slice: the counter restarts");
+        assert_eq!(st.sandbox.edge_fuel, u64::MAX);
         // With a limit: fuel comes out of the budget; library work may overdraw the slice
         // from the reserve, but not the budget.
         st.set_instruction_limit(Some(1000));
@@ -348,8 +408,10 @@ mod tests {
         assert!(st.charge_instructions(10).is_ok());
         assert!(st.limit_slow().is_err());
         st.end_slice(saved);
-        // Out of fuel inside a nested run: refilled from the reserve instead.
+        // Out of fuel inside a nested run: refilled from the reserve instead. (A memory
+        // limit keeps the hooked loop, so the slice counts instructions.)
         st.set_instruction_limit(None);
+        st.set_memory_limit(Some(1 << 30));
         let saved = st.begin_slice(5);
         st.sandbox.instr_left = 0;
         st.c_depth += 1;
@@ -358,5 +420,6 @@ mod tests {
         st.c_depth -= 1;
         st.end_slice(saved);
         assert_eq!(st.sandbox.slice, None);
+        st.set_memory_limit(None);
     }
 }
