@@ -89,6 +89,8 @@ pub enum Error {
     UserDataBorrowError,
     /// A userdata could not be borrowed mutably because it is borrowed.
     UserDataBorrowMutError,
+    /// The userdata's value was moved out by [`crate::AnyUserData::take`].
+    UserDataDestructed,
     /// A `&mut` host function (`create_function_mut`) was called again while running.
     RecursiveMutCallback,
     /// A handle belongs to another [`crate::Lua`] state, or its state was dropped.
@@ -206,6 +208,7 @@ impl fmt::Display for Error {
             Error::UserDataTypeMismatch => write!(f, "userdata is not of the expected type"),
             Error::UserDataBorrowError => write!(f, "userdata already mutably borrowed"),
             Error::UserDataBorrowMutError => write!(f, "userdata already borrowed"),
+            Error::UserDataDestructed => write!(f, "userdata has been destructed"),
             Error::RecursiveMutCallback => write!(f, "mutable callback called recursively"),
             Error::MismatchedState => {
                 write!(f, "handle belongs to another (or a dropped) Lua state")

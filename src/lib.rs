@@ -55,6 +55,7 @@
 
 pub use rua_interp as interp;
 
+mod app_data;
 #[cfg(feature = "async")]
 mod async_call;
 mod conversion;
@@ -68,6 +69,7 @@ mod table;
 mod userdata;
 mod value;
 
+pub use crate::app_data::{AppDataRef, AppDataRefMut};
 pub use crate::conversion::{FromLua, FromLuaMulti, IntoLua, IntoLuaMulti};
 pub use crate::error::{Error, ErrorContext, ExternalResult, Result};
 pub use crate::function::{Function, FunctionInfo};

@@ -244,6 +244,8 @@ pub(crate) struct Inner {
     /// `Lua::set_async_fuel`.
     #[cfg(feature = "async")]
     pub(crate) async_fuel: std::sync::atomic::AtomicU64,
+    /// Values of [`Lua::set_app_data`].
+    pub(crate) app_data: crate::app_data::AppData,
 }
 
 /// A Lua state. Cheap to clone: clones share the state.
@@ -629,6 +631,7 @@ impl Lua {
             options,
             #[cfg(feature = "async")]
             async_fuel: std::sync::atomic::AtomicU64::new(crate::async_call::DEFAULT_ASYNC_FUEL),
+            app_data: Default::default(),
         };
         let lua = Lua(Arc::new(inner));
         let g = lua.with_state(|st| lua.0.root(st, globals))?;

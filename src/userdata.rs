@@ -28,22 +28,54 @@ use std::any::TypeId;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// The payload of a userdata made from a `T`: the value and an atomic borrow flag
-/// (0: free, `n > 0`: `n` shared borrows, -1: borrowed mutably).
+/// (0: free, `n > 0`: `n` shared borrows, -1: borrowed mutably, [`TAKEN`]: the value was moved
+/// out by [`AnyUserData::take`] and is gone; the cell itself stays in place, since borrow
+/// guards and handles on other threads may still point at it).
 pub(crate) struct UserDataCell<T> {
     flag: AtomicIsize,
-    value: UnsafeCell<T>,
+    /// Dropped by `Drop for UserDataCell` unless taken.
+    value: UnsafeCell<ManuallyDrop<T>>,
+}
+
+/// Borrow flag of a cell whose value was taken.
+const TAKEN: isize = isize::MIN;
+
+impl<T> Drop for UserDataCell<T> {
+    fn drop(&mut self) {
+        if *self.flag.get_mut() != TAKEN {
+            // SAFETY: the value was not moved out (flag not `TAKEN`) and `&mut self` means no
+            // borrow guard is alive, so this is the only access, and it happens once.
+            unsafe { ManuallyDrop::drop(self.value.get_mut()) }
+        }
+    }
 }
 
 impl<T> UserDataCell<T> {
     fn new(value: T) -> Self {
         UserDataCell {
             flag: AtomicIsize::new(0),
-            value: UnsafeCell::new(value),
+            value: UnsafeCell::new(ManuallyDrop::new(value)),
+        }
+    }
+
+    /// Moves the value out, leaving the cell `TAKEN`. Fails while it is borrowed.
+    fn take(&self) -> Result<T> {
+        match self
+            .flag
+            .compare_exchange(0, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+        {
+            // SAFETY: the flag went from free to `TAKEN` here, so no borrow guard exists and
+            // none can be made (every acquire fails on `TAKEN`), and the value is read once:
+            // `Drop` skips it from now on.
+            Ok(_) => Ok(unsafe { ManuallyDrop::take(&mut *self.value.get()) }),
+            Err(TAKEN) => Err(Error::UserDataDestructed),
+            Err(_) => Err(Error::UserDataBorrowMutError),
         }
     }
 
@@ -51,6 +83,9 @@ impl<T> UserDataCell<T> {
     fn acquire_shared(&self) -> Result<()> {
         let mut cur = self.flag.load(Ordering::Relaxed);
         loop {
+            if cur == TAKEN {
+                return Err(Error::UserDataDestructed);
+            }
             if cur < 0 || cur == isize::MAX {
                 return Err(Error::UserDataBorrowError);
             }
@@ -72,10 +107,14 @@ impl<T> UserDataCell<T> {
 
     /// Takes the exclusive borrow (released with `release_exclusive`).
     fn acquire_exclusive(&self) -> Result<()> {
-        self.flag
+        match self
+            .flag
             .compare_exchange(0, -1, Ordering::Acquire, Ordering::Relaxed)
-            .map(|_| ())
-            .map_err(|_| Error::UserDataBorrowMutError)
+        {
+            Ok(_) => Ok(()),
+            Err(TAKEN) => Err(Error::UserDataDestructed),
+            Err(_) => Err(Error::UserDataBorrowMutError),
+        }
     }
 
     fn release_exclusive(&self) {
@@ -766,6 +805,37 @@ impl AnyUserData {
         })
     }
 
+    /// Moves the value out of the userdata (as mlua's `take`). The userdata stays a valid Lua
+    /// value, but its methods and any later borrow or `take` fail with
+    /// [`Error::UserDataDestructed`]. Fails with [`Error::UserDataBorrowMutError`] while the
+    /// value is borrowed, and with [`Error::UserDataTypeMismatch`] if it is not a `T`.
+    ///
+    /// ```
+    /// use rua::{UserData, UserDataMethods};
+    /// struct Conn(String);
+    /// impl UserData for Conn {
+    ///     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+    ///         m.add_method("name", |_, c, ()| Ok(c.0.clone()));
+    ///     }
+    /// }
+    /// let lua = rua::Lua::new();
+    /// let ud = lua.create_userdata(Conn("db".into())).unwrap();
+    /// lua.globals().set("conn", ud.clone()).unwrap();
+    /// let guard = ud.borrow::<Conn>().unwrap();
+    /// assert!(matches!(ud.take::<Conn>(), Err(rua::Error::UserDataBorrowMutError)));
+    /// drop(guard);
+    /// assert_eq!(ud.take::<Conn>().unwrap().0, "db");
+    /// assert!(matches!(ud.borrow::<Conn>(), Err(rua::Error::UserDataDestructed)));
+    /// let e = lua.load("return conn:name()").exec().unwrap_err();
+    /// assert!(e.to_string().contains("destructed"), "{e}");
+    /// ```
+    pub fn take<T: 'static>(&self) -> Result<T> {
+        let (cell, _lua) = self.cell_ptr::<T>()?;
+        // SAFETY: as in `borrow_shared`: the cell stays allocated while this handle (rooting
+        // the object) and the `Lua` returned with it live.
+        unsafe { cell.as_ref() }.take()
+    }
+
     /// Borrows the value as `&mut T`. Fails with [`Error::UserDataBorrowMutError`] while it
     /// is borrowed.
     ///
@@ -897,7 +967,7 @@ impl<T> Deref for UserDataRef<T> {
     fn deref(&self) -> &T {
         // SAFETY: the cell is alive (see `AnyUserData::borrow_shared`) and the shared borrow
         // flag held by this guard excludes `&mut T` until it is dropped.
-        unsafe { &*self.cell.as_ref().value.get() }
+        unsafe { &**self.cell.as_ref().value.get() }
     }
 }
 
@@ -935,7 +1005,7 @@ impl<T> Deref for UserDataRefMut<T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: the cell is alive and this guard holds the exclusive borrow flag.
-        unsafe { &*self.cell.as_ref().value.get() }
+        unsafe { &**self.cell.as_ref().value.get() }
     }
 }
 
@@ -943,7 +1013,7 @@ impl<T> DerefMut for UserDataRefMut<T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the cell is alive and this guard holds the exclusive borrow flag, so no
         // other reference to the value exists.
-        unsafe { &mut *self.cell.as_ref().value.get() }
+        unsafe { &mut **self.cell.as_ref().value.get() }
     }
 }
 
