@@ -23,7 +23,33 @@ use rua_interp::vm::native::{Action, Completion, Ctx, HostFuture};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
+
+/// Receiver of the errors of `__close` handlers run by the cancellation of an async call.
+pub(crate) type CancelErrorHandler = Arc<dyn Fn(Error) + Send + Sync>;
+
+impl crate::lua::Inner {
+    /// Hands errors raised by `__close` handlers during a cancellation to the handler set
+    /// with [`Lua::set_cancel_error_handler`], or writes them to standard error.
+    pub(crate) fn report_cancel_errors(&self, messages: Vec<std::string::String>) {
+        if messages.is_empty() {
+            return;
+        }
+        let handler = self
+            .cancel_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for m in messages {
+            let e = Error::RuntimeError(m);
+            match &handler {
+                Some(h) => h(e),
+                None => eprintln!("rua: a __close handler of a cancelled async call failed: {e}"),
+            }
+        }
+    }
+}
 
 /// The default fuel of async calls (see [`Lua::set_async_fuel`]).
 pub(crate) const DEFAULT_ASYNC_FUEL: u64 = rua_interp::vm::driver::DEFAULT_FUEL;
@@ -53,6 +79,45 @@ impl Lua {
     pub fn set_async_fuel(&self, fuel: Option<u64>) {
         let v = fuel.map_or(u64::MAX, |f| f.clamp(1, u64::MAX - 1));
         self.0.async_fuel.store(v, Ordering::Relaxed);
+    }
+
+    /// Sets the function that receives the errors raised by `__close` handlers while a
+    /// dropped async call is cancelled (its pending to-be-closed variables are closed with the
+    /// error `"cancelled"`; a handler that raises has no Lua caller left to catch it). Each
+    /// error arrives as [`Error::RuntimeError`] with the error's message. Without a handler
+    /// they are written to standard error. The handler may run while the state is in use (a
+    /// call dropped during a collection is cancelled on the next entry), so it must not call
+    /// into the state.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let lua = rua::Lua::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// lua.set_cancel_error_handler(move |e| sink.lock().unwrap().push(e.to_string()));
+    /// let wait = lua
+    ///     .create_async_function(|_, ()| async { std::future::pending::<rua::Result<()>>().await })
+    ///     .unwrap();
+    /// lua.globals().set("wait", wait).unwrap();
+    /// let f: rua::Function = lua
+    ///     .load("return function() local x <close> = setmetatable({}, {__close = function() error('flush failed', 0) end}) wait() end")
+    ///     .eval()
+    ///     .unwrap();
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut call = Box::pin(f.call_async::<()>(()));
+    ///     let p = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    ///     assert!(p.is_pending());
+    ///     // `call` is dropped here: the call is cancelled and `x` closed.
+    /// });
+    /// assert_eq!(*seen.lock().unwrap(), ["runtime error: flush failed"]);
+    /// ```
+    pub fn set_cancel_error_handler<F: Fn(Error) + Send + Sync + 'static>(&self, handler: F) {
+        *self
+            .0
+            .cancel_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(handler));
     }
 
     /// The fuel set by [`Lua::set_async_fuel`].
@@ -267,10 +332,10 @@ impl Drop for AsyncCall {
         // The host future goes first (dropping it must not wait for anything).
         self.pending = None;
         if let Some(mut task) = self.task.take() {
-            let r = self.lua.with_state(|st| st.cancel_task(&mut task));
-            if r.is_err() {
+            match self.lua.with_state(|st| st.cancel_task(&mut task)) {
+                Ok(errors) => self.lua.0.report_cancel_errors(errors),
                 // The state is busy (dropped from inside a collection): cancel on next entry.
-                self.lua.0.defer_cancel(task);
+                Err(_) => self.lua.0.defer_cancel(task),
             }
         }
     }

@@ -246,6 +246,9 @@ pub(crate) struct Inner {
     pub(crate) async_fuel: std::sync::atomic::AtomicU64,
     /// Values of [`Lua::set_app_data`].
     pub(crate) app_data: crate::app_data::AppData,
+    /// Receiver of `__close` errors of cancelled async calls (`Lua::set_cancel_error_handler`).
+    #[cfg(feature = "async")]
+    pub(crate) cancel_errors: Mutex<Option<crate::async_call::CancelErrorHandler>>,
 }
 
 /// A Lua state. Cheap to clone: clones share the state.
@@ -436,7 +439,8 @@ impl Inner {
         {
             let tasks = std::mem::take(&mut *g.pending_cancel.borrow_mut());
             for mut t in tasks {
-                st.cancel_task(&mut t);
+                let errors = st.cancel_task(&mut t);
+                self.report_cancel_errors(errors);
             }
         }
     }
@@ -632,6 +636,8 @@ impl Lua {
             #[cfg(feature = "async")]
             async_fuel: std::sync::atomic::AtomicU64::new(crate::async_call::DEFAULT_ASYNC_FUEL),
             app_data: Default::default(),
+            #[cfg(feature = "async")]
+            cancel_errors: Mutex::new(None),
         };
         let lua = Lua(Arc::new(inner));
         let g = lua.with_state(|st| lua.0.root(st, globals))?;

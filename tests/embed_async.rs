@@ -532,3 +532,64 @@ async fn without_async_fuel_a_busy_script_runs_to_completion_first() {
     .await;
     assert_eq!(order, vec![0, 1]);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn close_errors_during_cancellation_reach_the_handler() {
+    let lua = Lua::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    lua.set_cancel_error_handler(move |e| sink.lock().unwrap().push(e.to_string()));
+    let wait_forever = lua
+        .create_async_function(|_, ()| async move {
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .unwrap();
+    lua.globals().set("wait_forever", wait_forever).unwrap();
+    // Two threads of one task (a coroutine awaiting inside), each with failing handlers: the
+    // last error of each thread is reported, innermost first; a handler that succeeds
+    // reports nothing.
+    let f: Function = lua
+        .load(
+            r#"
+            local function closer(msg)
+              return setmetatable({}, {__close = function(_, e)
+                if msg then error(msg .. ' after ' .. tostring(e), 0) end
+              end})
+            end
+            return function()
+              local a <close> = closer('outer')
+              local b <close> = closer(nil)
+              local co = coroutine.wrap(function()
+                local c <close> = closer('inner first')
+                local d <close> = closer('inner second')
+                wait_forever()
+              end)
+              co()
+            end
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(f.call_async::<()>(()));
+    let p = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(p.is_pending());
+    drop(call);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "runtime error: inner first after inner second after cancelled",
+            "runtime error: outer after cancelled",
+        ]
+    );
+    // A cancellation whose handlers succeed reports nothing.
+    let g: Function = lua
+        .load("return function() local x <close> = setmetatable({}, {__close = function() end}) wait_forever() end")
+        .eval()
+        .unwrap();
+    let mut call = Box::pin(g.call_async::<()>(()));
+    let p = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(p.is_pending());
+    drop(call);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

@@ -174,10 +174,14 @@ impl State {
     /// suspended back through its resumers to the task's own thread, closes its upvalues and
     /// runs its pending `__close` handlers with the error [`CANCELLED_MSG`], and dies with
     /// that error; the task's thread is released. Handlers run as nested calls: an await in
-    /// them fails, and their errors are dropped (nobody is left to receive them).
-    pub fn cancel_task(&mut self, task: &mut Task) {
+    /// them fails. The messages of errors raised by the handlers (the last one of each thread,
+    /// as a failing handler's error replaces the error passed to the next handler) are
+    /// returned, innermost thread first, for the host to report: nobody in Lua is left to
+    /// receive them.
+    pub fn cancel_task(&mut self, task: &mut Task) -> Vec<String> {
+        let mut errors = Vec::new();
         if task.done {
-            return;
+            return errors;
         }
         task.done = true;
         task.pending = None;
@@ -212,7 +216,11 @@ impl State {
             t.data().status = ThreadStatus::Running;
             // (Rooted by `close_for_error` while handlers run, then by the thread.)
             let mut e = self.error_str(CANCELLED_MSG);
+            let cancelled = e.value();
             self.close_for_error(t, 0, &mut e);
+            if !e.value().raw_eq(&cancelled) {
+                errors.push(e.message());
+            }
             let d = t.data();
             d.frames.clear();
             d.stack.clear();
@@ -230,6 +238,7 @@ impl State {
         th.data().frames.clear();
         th.data().stack.clear();
         self.finish_task(th);
+        errors
     }
 }
 
@@ -280,7 +289,8 @@ impl Drop for TaskFuture {
         // Drop the host future first, then release the thread.
         self.task.pending = None;
         if let Ok(mut st) = self.state.try_borrow_mut() {
-            st.cancel_task(&mut self.task);
+            // (This executor-agnostic future has no one to report handler errors to.)
+            let _ = st.cancel_task(&mut self.task);
         }
     }
 }
