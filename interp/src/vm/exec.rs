@@ -689,8 +689,10 @@ impl State {
     pub(crate) fn execute(&mut self) -> LuaResult<Flow> {
         if self.hook_mask != 0 {
             self.execute_impl::<true, false>()
+        } else if self.sandbox.edge_slice.is_some() {
+            self.execute_fast::<true>()
         } else {
-            self.execute_fast()
+            self.execute_fast::<false>()
         }
     }
 

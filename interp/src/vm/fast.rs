@@ -29,8 +29,9 @@ use rua_gc::Gc;
 
 impl State {
     /// Runs the current thread's top Lua frame until something needs the outer run loop (see
-    /// [`State::execute`]).
-    pub(crate) fn execute_fast(&mut self) -> LuaResult<Flow> {
+    /// [`State::execute`]). `FUEL`: an async task's edge slice is armed, so back-edges and
+    /// calls count against it (the instance without it pays nothing for slicing).
+    pub(crate) fn execute_fast<const FUEL: bool>(&mut self) -> LuaResult<Flow> {
         let mut cl: Gc<LuaClosure>;
         // The running function's first instruction, and the next instruction to execute.
         let mut code: *const Instr;
@@ -70,15 +71,17 @@ impl State {
         // Lua calls and after slow-path instructions. `ip` must be the next instruction.
         macro_rules! fuel_tick {
             () => {{
-                let f = self.sandbox.edge_fuel;
-                if f != 0 {
-                    self.sandbox.edge_fuel = f - 1;
-                } else if self.edge_fuel_out() {
-                    savepc!();
-                    // As in the hooked loop: keep the whole stack alive while suspended.
-                    let d = self.current.data();
-                    d.gc_top = Some(d.stack.len());
-                    return Ok(Flow::Preempt);
+                if FUEL {
+                    let f = self.sandbox.edge_fuel;
+                    if f != 0 {
+                        self.sandbox.edge_fuel = f - 1;
+                    } else if self.edge_fuel_out() {
+                        savepc!();
+                        // As in the hooked loop: keep the whole stack alive while suspended.
+                        let d = self.current.data();
+                        d.gc_top = Some(d.stack.len());
+                        return Ok(Flow::Preempt);
+                    }
                 }
             }};
         }

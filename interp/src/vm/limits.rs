@@ -21,10 +21,10 @@
 //! * **Fuel slices** ([`State::begin_slice`]): the async driver runs a task for a bounded
 //!   amount of work, then suspends it so that other tasks on the executor get a turn. Without
 //!   an instruction or memory limit (and without debug hooks) a slice is an *edge slice*: the
-//!   fast loop counts loop back-edges, Lua calls and the instructions it hands to the complete
-//!   interpreter against `edge_fuel` (a decrement and a test, also paid when no slice runs,
-//!   where the counter starts at `u64::MAX`), and suspends the task when it reaches zero at
-//!   the task's own level. Any endless computation passes back-edges or calls, so the count
+//!   fast loop's fuel instance counts loop back-edges, Lua calls and the instructions it
+//!   hands to the complete interpreter against `edge_fuel` (a decrement and a test; the
+//!   instance that runs without a slice has no such code), and suspends the task when it
+//!   reaches zero at the task's own level. Any endless computation passes back-edges or calls, so the count
 //!   bounds a slice at a few instructions per unit. Otherwise the slice reuses the
 //!   instruction budget: `instr_left` becomes the slice's fuel and the rest
 //!   of the budget is held back in `reserve`. When the fuel runs out at the task's own level of
