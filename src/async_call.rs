@@ -90,6 +90,7 @@ impl Lua {
     /// into the state.
     ///
     /// ```
+    /// use std::future::Future;
     /// use std::sync::{Arc, Mutex};
     /// let lua = rua::Lua::new();
     /// let seen = Arc::new(Mutex::new(Vec::new()));
