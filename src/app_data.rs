@@ -181,7 +181,7 @@ impl Lua {
         let mut cur = slot.flag.load(Ordering::Relaxed);
         loop {
             assert!(
-                cur >= 0 && cur < isize::MAX,
+                (0..isize::MAX).contains(&cur),
                 "app data of this type is already mutably borrowed"
             );
             match slot.flag.compare_exchange_weak(

@@ -967,7 +967,7 @@ impl<T> Deref for UserDataRef<T> {
     fn deref(&self) -> &T {
         // SAFETY: the cell is alive (see `AnyUserData::borrow_shared`) and the shared borrow
         // flag held by this guard excludes `&mut T` until it is dropped.
-        unsafe { &**self.cell.as_ref().value.get() }
+        unsafe { &*self.cell.as_ref().value.get() }
     }
 }
 
@@ -1005,7 +1005,7 @@ impl<T> Deref for UserDataRefMut<T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: the cell is alive and this guard holds the exclusive borrow flag.
-        unsafe { &**self.cell.as_ref().value.get() }
+        unsafe { &*self.cell.as_ref().value.get() }
     }
 }
 
@@ -1013,7 +1013,7 @@ impl<T> DerefMut for UserDataRefMut<T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the cell is alive and this guard holds the exclusive borrow flag, so no
         // other reference to the value exists.
-        unsafe { &mut **self.cell.as_ref().value.get() }
+        unsafe { &mut *self.cell.as_ref().value.get() }
     }
 }
 

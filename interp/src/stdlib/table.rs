@@ -662,10 +662,7 @@ fn sort_start(ctx: &mut Ctx, a: Vec<Value>) -> LuaResult<Action> {
 /// metamethod) for the next comparison, or writes the sorted elements back and returns.
 fn sort_step(ctx: &mut Ctx, r: &mut SortRegs, mut lt: bool) -> LuaResult<Action> {
     let cmp = ctx.arg(2);
-    loop {
-        let Some((x, y)) = r.advance(ctx, lt)? else {
-            break;
-        };
+    while let Some((x, y)) = r.advance(ctx, lt)? {
         // Each comparison counts as an instruction (see `vm::limits`).
         ctx.st.charge_instructions(1)?;
         let (a, b) = (r.el(x), r.el(y));
