@@ -4,6 +4,7 @@
 //! `--`, `-` as `lua` 5.4 handles them, plus `--dump-bytecode FILE` (bytecode listing) and
 //! `--hot-loops` (report of the loops the JIT's hot counters flagged).
 
+mod cli_alloc;
 mod repl;
 
 use rua::interp::value::Value;
@@ -11,11 +12,10 @@ use rua::interp::vm::native::{Action, Ctx};
 use rua::interp::vm::{LuaResult, State};
 use std::process::ExitCode;
 
-/// The `rua` command allocates through mimalloc: Lua programs allocate and free many small
-/// objects (tables, closures, strings), and the collector frees them in batches, where
-/// mimalloc is much cheaper than the system allocator. Embedders choose their own allocator.
+/// The `rua` command allocates through mimalloc, with big blocks mapped from the kernel (see
+/// `cli_alloc`). Embedders choose their own allocator.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: cli_alloc::CliAlloc = cli_alloc::CliAlloc;
 
 const VERSION: &str = "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust)";
 

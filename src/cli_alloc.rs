@@ -1,0 +1,286 @@
+//! The `rua` command's global allocator: mimalloc for ordinary blocks, the kernel directly
+//! for big ones.
+//!
+//! Lua programs allocate and free many small objects (tables, closures, strings) and the
+//! collector frees them in batches, where mimalloc is much cheaper than the system allocator.
+//! Big blocks (table array and hash parts of large tables, big string buffers) are another
+//! matter: mimalloc keeps freed memory committed for a while (its purge delay, up to 100 ms
+//! for big blocks) and grows a block by allocate + copy + free, so a table that doubles its
+//! array part peaks at three times its size and programs that build and drop big tables
+//! kept 1.6-2.8x PUC Lua's peak RSS. Blocks of at least [`BIG_BLOCK`] bytes are therefore
+//! private anonymous mappings: freed memory goes back to the kernel at once (`munmap`) and
+//! growth is `mremap`, which moves page-table entries instead of copying bytes. This is what
+//! glibc's `malloc` does above its mmap threshold, which PUC Lua relies on.
+//!
+//! Whether a block is big is decided by its layout alone (size and alignment), which Rust
+//! passes to `dealloc` and `realloc` too, so no per-block bookkeeping is needed.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+/// Blocks of at least this many bytes are mapped directly from the kernel.
+pub const BIG_BLOCK: usize = 1 << 20;
+
+const PAGE: usize = 4096;
+
+/// mimalloc below [`BIG_BLOCK`], anonymous mappings from it on.
+pub struct CliAlloc;
+
+#[inline]
+fn is_big(size: usize, align: usize) -> bool {
+    size >= BIG_BLOCK && align <= PAGE
+}
+
+fn map(size: usize) -> *mut u8 {
+    // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        std::ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+fn unmap(p: *mut u8, size: usize) {
+    // SAFETY: callers pass a whole mapping of `size` bytes that nothing refers to any more.
+    unsafe { libc::munmap(p.cast(), size) };
+}
+
+/// Resizes the mapping `p` of `old` bytes to `new` bytes (null on failure, `p` intact).
+fn remap(p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    // SAFETY: `p` is a whole mapping of `old` bytes; MREMAP_MAYMOVE keeps the contents (up to
+    // the smaller size) and unmaps the old range when it moves.
+    let q = unsafe { libc::mremap(p.cast(), old, new, libc::MREMAP_MAYMOVE) };
+    if q == libc::MAP_FAILED {
+        std::ptr::null_mut()
+    } else {
+        q.cast()
+    }
+}
+
+/// The size of the mapping that holds a big block of `size` bytes: the next power of two.
+/// Pages of a mapping that are never written cost no memory, and rounding lets a growing
+/// vector stay in its mapping until it doubles and lets freed mappings be reused by size.
+#[inline]
+fn class_size(size: usize) -> usize {
+    size.checked_next_power_of_two().unwrap_or(size)
+}
+
+/// Mappings of big blocks freed recently, kept for reuse so that a program that keeps
+/// building and dropping big tables does not pay a page fault per page of every new one
+/// (the collector frees old tables in batches, just before new ones are built). The cache
+/// holds at most [`CACHE_MAX_ENTRIES`] mappings and at most half the bytes of the big blocks
+/// in use (at least [`CACHE_MIN_BYTES`]), which bounds what it adds to the peak footprint.
+struct Cache {
+    /// `(address, mapping size)`.
+    entries: [(usize, usize); CACHE_MAX_ENTRIES],
+    len: usize,
+    cached_bytes: usize,
+    /// Bytes of the mappings of big blocks in use.
+    live_bytes: usize,
+}
+
+const CACHE_MAX_ENTRIES: usize = 16;
+const CACHE_MIN_BYTES: usize = 4 << 20;
+
+static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Cache {
+    entries: [(0, 0); CACHE_MAX_ENTRIES],
+    len: 0,
+    cached_bytes: 0,
+    live_bytes: 0,
+});
+
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
+    CACHE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Cache {
+    /// A cached mapping of exactly `class` bytes, or null.
+    fn take(&mut self, class: usize) -> *mut u8 {
+        for i in 0..self.len {
+            if self.entries[i].1 == class {
+                let p = self.entries[i].0;
+                self.len -= 1;
+                self.entries[i] = self.entries[self.len];
+                self.cached_bytes -= class;
+                return p as *mut u8;
+            }
+        }
+        std::ptr::null_mut()
+    }
+
+    /// Keeps a freed mapping if the bounds allow, else returns it to the kernel.
+    fn put(&mut self, p: *mut u8, class: usize) {
+        let limit = (self.live_bytes / 4).max(CACHE_MIN_BYTES);
+        if self.len < CACHE_MAX_ENTRIES && self.cached_bytes + class <= limit {
+            self.entries[self.len] = (p as usize, class);
+            self.len += 1;
+            self.cached_bytes += class;
+        } else {
+            unmap(p, class);
+        }
+    }
+}
+
+fn big_alloc(size: usize, zeroed: bool) -> *mut u8 {
+    let class = class_size(size);
+    let mut c = cache();
+    let p = if zeroed {
+        std::ptr::null_mut()
+    } else {
+        c.take(class)
+    };
+    let p = if p.is_null() { map(class) } else { p };
+    if !p.is_null() {
+        c.live_bytes += class;
+    }
+    p
+}
+
+fn big_free(p: *mut u8, size: usize) {
+    let class = class_size(size);
+    let mut c = cache();
+    c.live_bytes -= class;
+    c.put(p, class);
+}
+
+fn big_realloc(p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    let (old, new) = (class_size(old), class_size(new));
+    if old == new {
+        return p;
+    }
+    let mut c = cache();
+    if new > old {
+        // Growing into a cached mapping of the new size: move the block's pages over the
+        // start of that mapping, whose remaining pages are already faulted in.
+        let target = c.take(new);
+        if !target.is_null() {
+            // SAFETY: `p` is a whole mapping of `old` bytes and `target` one of `new > old`
+            // bytes that nothing refers to; MREMAP_FIXED moves `p`'s pages to `target`,
+            // replacing the pages there, and unmaps the range at `p`.
+            let q = unsafe {
+                libc::mremap(
+                    p.cast(),
+                    old,
+                    old,
+                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                    target.cast::<libc::c_void>(),
+                )
+            };
+            if q != libc::MAP_FAILED {
+                c.live_bytes = c.live_bytes - old + new;
+                return target;
+            }
+            unmap(target, new);
+        }
+    }
+    let q = remap(p, old, new);
+    if !q.is_null() {
+        c.live_bytes = c.live_bytes - old + new;
+    }
+    q
+}
+
+// SAFETY: every block is handed to exactly one of the two allocators according to `is_big`
+// of its layout, and freed or resized by the same one (layouts passed to `dealloc` and
+// `realloc` are those the block was allocated with, as `GlobalAlloc` requires).
+unsafe impl GlobalAlloc for CliAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if is_big(layout.size(), layout.align()) {
+            big_alloc(layout.size(), false)
+        } else {
+            // SAFETY: forwarded with the caller's guarantees.
+            unsafe { mimalloc::MiMalloc.alloc(layout) }
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if is_big(layout.size(), layout.align()) {
+            // Fresh anonymous pages are zero-filled (cached ones are not used).
+            big_alloc(layout.size(), true)
+        } else {
+            // SAFETY: forwarded with the caller's guarantees.
+            unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if is_big(layout.size(), layout.align()) {
+            big_free(ptr, layout.size());
+        } else {
+            // SAFETY: forwarded with the caller's guarantees.
+            unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        match (is_big(layout.size(), align), is_big(new_size, align)) {
+            // SAFETY: forwarded with the caller's guarantees.
+            (false, false) => unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) },
+            (true, true) => big_realloc(ptr, layout.size(), new_size),
+            _ => {
+                // Crossing the threshold: allocate in the other allocator and copy.
+                // SAFETY: `new_size` is non-zero (GlobalAlloc contract) and `align` is valid.
+                let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
+                // SAFETY: as for `alloc`.
+                let q = unsafe { self.alloc(new_layout) };
+                if !q.is_null() {
+                    // SAFETY: both blocks are valid for the smaller of the two sizes and do
+                    // not overlap (`q` is a new block); `ptr` is then freed with its layout.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
+                }
+                q
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cross_the_threshold_both_ways_with_their_contents() {
+        let a = CliAlloc;
+        let small = Layout::from_size_align(1000, 8).unwrap();
+        // SAFETY: layouts are non-zero; each block is freed once with its current layout.
+        unsafe {
+            let p = a.alloc(small);
+            assert!(!p.is_null());
+            for i in 0..1000 {
+                *p.add(i) = i as u8;
+            }
+            let big = BIG_BLOCK * 3;
+            let q = a.realloc(p, small, big);
+            assert!(!q.is_null());
+            assert!((0..1000).all(|i| *q.add(i) == i as u8));
+            *q.add(big - 1) = 7;
+            let bigger = BIG_BLOCK * 5 + 123;
+            let q2 = a.realloc(q, Layout::from_size_align(big, 8).unwrap(), bigger);
+            assert!((0..1000).all(|i| *q2.add(i) == i as u8));
+            assert_eq!(*q2.add(big - 1), 7);
+            let r = a.realloc(q2, Layout::from_size_align(bigger, 8).unwrap(), 500);
+            assert!((0..500).all(|i| *r.add(i) == i as u8));
+            a.dealloc(r, Layout::from_size_align(500, 8).unwrap());
+            let z = Layout::from_size_align(BIG_BLOCK, 16).unwrap();
+            let zp = a.alloc_zeroed(z);
+            assert!((0..BIG_BLOCK).step_by(4093).all(|i| *zp.add(i) == 0));
+            a.dealloc(zp, z);
+        }
+    }
+}
