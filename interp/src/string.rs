@@ -13,8 +13,9 @@ pub const SHORT_MAX: usize = 40;
 
 /// An immutable Lua string.
 pub struct LuaStr {
+    /// The content hash, or 0 while not computed ([`hash_bytes`] never returns 0), so the
+    /// object is 24 bytes (32 with the collector's header).
     hash: Cell<u64>,
-    hashed: Cell<bool>,
     bytes: Box<[u8]>,
 }
 
@@ -49,12 +50,12 @@ impl LuaStr {
     /// The string's hash (computed on first use for long strings).
     #[inline]
     pub fn hash(&self) -> u64 {
-        if self.hashed.get() {
-            self.hash.get()
+        let h = self.hash.get();
+        if h != 0 {
+            h
         } else {
             let h = hash_bytes(&self.bytes);
             self.hash.set(h);
-            self.hashed.set(true);
             h
         }
     }
@@ -76,7 +77,8 @@ impl LuaStr {
     }
 }
 
-/// Hash function for strings (FxHash-style word mixing with a final avalanche).
+/// Hash function for strings (FxHash-style word mixing with a final avalanche). Never 0
+/// (0 marks a long string whose hash is not computed yet).
 pub fn hash_bytes(b: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h: u64 = (b.len() as u64).wrapping_mul(K);
@@ -94,7 +96,7 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
     h ^= h >> 32;
-    h
+    h.max(1)
 }
 
 /// The set of interned short strings.
@@ -109,7 +111,6 @@ impl Interner {
         if bytes.len() > SHORT_MAX {
             return heap.alloc(LuaStr {
                 hash: Cell::new(0),
-                hashed: Cell::new(false),
                 bytes: bytes.into(),
             });
         }
@@ -119,7 +120,6 @@ impl Interner {
         }
         let s = heap.alloc(LuaStr {
             hash: Cell::new(h),
-            hashed: Cell::new(true),
             bytes: bytes.into(),
         });
         self.set.insert_unique(h, s, |s| s.hash());
@@ -131,7 +131,6 @@ impl Interner {
         if bytes.len() > SHORT_MAX {
             return heap.alloc(LuaStr {
                 hash: Cell::new(0),
-                hashed: Cell::new(false),
                 bytes: bytes.into_boxed_slice(),
             });
         }
@@ -170,6 +169,8 @@ mod tests {
         assert!(!Gc::ptr_eq(c, d));
         assert!(LuaStr::eq_gc(c, d));
         assert_eq!(c.hash(), d.hash());
+        assert_ne!(c.hash(), 0);
+        assert_eq!(std::mem::size_of::<LuaStr>(), 24);
         heap.tracer().mark(a);
         heap.propagate();
         i.remove_dead();

@@ -45,23 +45,28 @@ struct Node {
     val: Value,
 }
 
+/// A table's contents. Laid out so that a [`Table`] is 56 bytes (64 in the heap with the
+/// collector's header, one allocator size class below the 80 it took with a `Vec` for the
+/// hash part and separate flag cells).
 #[derive(Default)]
 struct Inner {
     array: Vec<Value>,
     /// Power-of-two sized (or empty); `Nil` key = free slot.
-    nodes: Vec<Node>,
-    /// Slots with a non-nil key (live or dead).
-    used: usize,
+    nodes: Box<[Node]>,
+    /// Slots with a non-nil key (live or dead). At most `nodes.len()`, which a `u32`
+    /// bounds: 2^32 nodes would be 128 GiB.
+    used: u32,
+    /// Cache: bit `CachedMeta as u8` set means that metamethod is known to be absent from this
+    /// table (when used as a metatable). Cleared by every store.
+    flags: u8,
+    /// Weak mode bits and [`FINALIZER_REGISTERED`].
+    weak: u8,
 }
 
 /// A Lua table (always in the heap: see [`Table::alloc`]).
 pub struct Table {
     inner: UnsafeCell<Inner>,
     meta: Cell<Option<Gc<Table>>>,
-    /// Cache: bit `CachedMeta as u8` set means that metamethod is known to be absent from this
-    /// table (when used as a metatable). Cleared by every store.
-    flags: Cell<u8>,
-    weak: Cell<u8>,
 }
 
 /// Error from `next` with a key that is not in the table.
@@ -221,7 +226,7 @@ impl Inner {
         if val.is_nil() {
             return;
         }
-        if (self.used + 1) * 4 > self.nodes.len() * 3 {
+        if (self.used as usize + 1) * 4 > self.nodes.len() * 3 {
             self.rehash(&key);
             // The key may now belong to the array part; `reinsert` never rehashes again.
             self.reinsert(key, val);
@@ -306,16 +311,16 @@ impl Inner {
         let hash_count = total - in_array.min(total);
         let old_array = std::mem::take(&mut self.array);
         let old_nodes = std::mem::take(&mut self.nodes);
-        let old_bytes = old_array.capacity() * 16 + old_nodes.capacity() * 32;
+        let old_bytes = old_array.capacity() * 16 + old_nodes.len() * 32;
         self.array = vec![Value::Nil; array_size];
         let node_size = if hash_count == 0 {
             0
         } else {
             (hash_count * 4 / 3 + 1).next_power_of_two().max(4)
         };
-        self.nodes = vec![Node::default(); node_size];
+        self.nodes = vec![Node::default(); node_size].into_boxed_slice();
         self.used = 0;
-        let new_bytes = self.array.capacity() * 16 + self.nodes.capacity() * 32;
+        let new_bytes = self.array.capacity() * 16 + self.nodes.len() * 32;
         if new_bytes > old_bytes {
             alloc_debt_add(new_bytes - old_bytes);
         }
@@ -324,7 +329,7 @@ impl Inner {
                 self.reinsert(Value::Int(i as i64 + 1), v);
             }
         }
-        for n in old_nodes {
+        for n in old_nodes.iter() {
             if !n.key.is_nil() && !n.val.is_nil() {
                 self.reinsert(n.key, n.val);
             }
@@ -339,12 +344,13 @@ impl Inner {
                 return;
             }
         }
-        if self.nodes.is_empty() || (self.used + 1) * 4 > self.nodes.len() * 3 {
+        if self.nodes.is_empty() || (self.used as usize + 1) * 4 > self.nodes.len() * 3 {
             // Can only happen if the sizing above undercounted; grow defensively.
-            let mut bigger = vec![Node::default(); (self.nodes.len() * 2).max(4)];
+            let mut bigger =
+                vec![Node::default(); (self.nodes.len() * 2).max(4)].into_boxed_slice();
             std::mem::swap(&mut bigger, &mut self.nodes);
             self.used = 0;
-            for n in bigger {
+            for n in bigger.iter() {
                 if !n.key.is_nil() {
                     let h = hash_value(&n.key);
                     self.insert_new(n.key, n.val, h);
@@ -412,13 +418,11 @@ impl Table {
         };
         if nhash > 0 {
             let size = (nhash * 4 / 3 + 1).next_power_of_two().max(4);
-            inner.nodes = vec![Node::default(); size];
+            inner.nodes = vec![Node::default(); size].into_boxed_slice();
         }
         heap.alloc(Table {
             inner: UnsafeCell::new(inner),
             meta: Cell::new(None),
-            flags: Cell::new(0),
-            weak: Cell::new(0),
         })
     }
 
@@ -431,8 +435,6 @@ impl Table {
                 ..Inner::default()
             }),
             meta: Cell::new(None),
-            flags: Cell::new(0),
-            weak: Cell::new(0),
         })
     }
 
@@ -524,17 +526,17 @@ impl Table {
     pub fn set(&self, key: Value, val: Value) {
         debug_assert!(!key.is_nil());
         self.barrier_entry(key, val);
-        self.flags.set(0);
-        let key = normalize_key(key);
-        self.inner_mut().set(key, val)
+        let inner = self.inner_mut();
+        inner.flags = 0;
+        inner.set(normalize_key(key), val)
     }
 
     /// Raw set with a string key: overwrites an existing entry in place, otherwise inserts.
     #[inline]
     pub fn set_str(&self, s: Gc<LuaStr>, val: Value) {
         self.barrier_entry(Value::Str(s), val);
-        self.flags.set(0);
         let inner = self.inner_mut();
+        inner.flags = 0;
         if !inner.nodes.is_empty() {
             let mask = inner.nodes.len() - 1;
             let mut i = (s.hash() as usize) & mask;
@@ -571,7 +573,7 @@ impl Table {
             // Appending with room to spare and no hash part to migrate keys from.
             inner.array.push(val);
         } else {
-            self.flags.set(0);
+            inner.flags = 0;
             inner.set(Value::Int(i), val)
         }
     }
@@ -633,35 +635,35 @@ impl Table {
             self.barrier(Value::Table(m));
         }
         self.meta.set(mt);
-        self.weak
-            .set((self.weak.get() & FINALIZER_REGISTERED) | (weak & (WEAK_KEYS | WEAK_VALUES)));
+        let inner = self.inner_mut();
+        inner.weak = (inner.weak & FINALIZER_REGISTERED) | (weak & (WEAK_KEYS | WEAK_VALUES));
     }
 
     /// `true` if the metamethod is known to be absent (cache bit set).
     #[inline]
     pub fn meta_absent(&self, m: CachedMeta) -> bool {
-        self.flags.get() & (1 << m as u8) != 0
+        self.inner().flags & (1 << m as u8) != 0
     }
 
     /// Records that the metamethod is absent.
     #[inline]
     pub fn set_meta_absent(&self, m: CachedMeta) {
-        self.flags.set(self.flags.get() | (1 << m as u8));
+        self.inner_mut().flags |= 1 << m as u8;
     }
 
     /// `true` if this table was registered for finalization.
     pub fn finalizer_registered(&self) -> bool {
-        self.weak.get() & FINALIZER_REGISTERED != 0
+        self.inner().weak & FINALIZER_REGISTERED != 0
     }
 
     /// Marks the table as registered for finalization.
     pub fn set_finalizer_registered(&self) {
-        self.weak.set(self.weak.get() | FINALIZER_REGISTERED);
+        self.inner_mut().weak |= FINALIZER_REGISTERED;
     }
 
     /// Weak mode bits.
     pub fn weak_mode(&self) -> u8 {
-        self.weak.get() & (WEAK_KEYS | WEAK_VALUES)
+        self.inner().weak & (WEAK_KEYS | WEAK_VALUES)
     }
 
     /// Appends the array part and then the hash part entries (live only) — for bulk reads.
@@ -772,7 +774,7 @@ impl Trace for Table {
 
     fn extra_size(&self) -> usize {
         let inner = self.inner();
-        inner.array.capacity() * 16 + inner.nodes.capacity() * 32
+        inner.array.capacity() * 16 + inner.nodes.len() * 32
     }
 }
 
@@ -784,6 +786,26 @@ mod tests {
     pub(super) fn new_table() -> Gc<Table> {
         let heap = Box::leak(Box::new(Heap::new()));
         Table::alloc(heap, 0, 0)
+    }
+
+    #[test]
+    fn a_table_fits_the_64_byte_size_class_with_its_header() {
+        // 8-byte collector header + 56: tables are the most numerous objects of many programs.
+        assert_eq!(std::mem::size_of::<Table>(), 56);
+    }
+
+    #[test]
+    fn cached_meta_bits_and_weak_mode_share_the_interior_without_clobbering() {
+        let t = new_table();
+        t.set_meta_absent(CachedMeta::Index);
+        t.set_finalizer_registered();
+        assert!(t.meta_absent(CachedMeta::Index));
+        assert!(t.finalizer_registered());
+        // A store clears the cache but not the finalizer registration.
+        t.set_int(1, Value::Int(1));
+        assert!(!t.meta_absent(CachedMeta::Index));
+        assert!(t.finalizer_registered());
+        assert_eq!(t.weak_mode(), 0);
     }
 
     #[test]
