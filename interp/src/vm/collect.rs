@@ -7,7 +7,7 @@
 //!   collection starts when the heap has grown to `pause`% of the bytes that survived the last
 //!   one;
 //! * generational: minor collections (young objects only, see `rua_gc`) whenever the heap has
-//!   grown by `minormul`% (at least 1 MiB) since the last collection, and a major (full)
+//!   grown by `minormul`% (at least [`MIN_MINOR_GROWTH`]) since the last collection, and a major (full)
 //!   collection instead when it has grown by `majormul`% over its size after the last major.
 //!   Weak tables and finalizers in minor cycles: only young objects can be found dead (old
 //!   ones stay until the next major), so weak entries to young objects are cleared and young
@@ -16,6 +16,13 @@
 use crate::value::Value;
 use crate::vm::{GcMode, State, Tm};
 use rua_gc::Heap;
+
+/// Generational mode: the least growth of the heap between two minor collections. PUC Lua's
+/// young generation is `genminormul` (20%) of the heap, however small; a floor keeps tiny
+/// heaps from collecting constantly, and 256 KiB keeps the young garbage of small programs
+/// (strings, closures) to a fraction of the process's footprint (with 1 MiB, string-heavy
+/// programs peaked at 2-3x PUC's RSS).
+pub const MIN_MINOR_GROWTH: usize = 256 << 10;
 
 /// Collector state and tuning.
 pub struct GcState {
@@ -58,7 +65,8 @@ pub struct GcState {
 impl GcState {
     pub fn new() -> GcState {
         GcState {
-            threshold: 1 << 20,
+            // The first collection: the heap a state starts with is about 30 KiB.
+            threshold: MIN_MINOR_GROWTH,
             pause: 200,
             stepmul: 100,
             running: true,
@@ -200,7 +208,7 @@ impl State {
         self.gc.threshold = match self.gc.mode {
             GcMode::Incremental => (live / 100).saturating_mul(self.gc.pause).max(1 << 20),
             GcMode::Generational => {
-                live.saturating_add((live / 100 * self.gc.minormul).max(1 << 20))
+                live.saturating_add((live / 100 * self.gc.minormul).max(MIN_MINOR_GROWTH))
             }
         };
         if let (Some(t), Some(log)) = (started, self.gc.pause_log.as_mut()) {
