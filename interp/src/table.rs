@@ -116,6 +116,13 @@ pub fn normalize_key(k: Value) -> Value {
 /// What the by-reference lookups answer for an absent key.
 const NIL: &Value = &Value::Nil;
 
+/// Slots of a hash part for `n` entries: a power of two with load factor at most 3/4, so at
+/// least one slot stays free (probes stop at a free slot). A single entry takes 2 slots
+/// (64 bytes), which one-field records and small metatables need.
+fn hash_slots(n: usize) -> usize {
+    (n * 4 / 3 + 1).next_power_of_two().max(2)
+}
+
 impl Inner {
     #[inline]
     fn find_slot(&self, key: &Value, h: u64) -> Option<usize> {
@@ -316,7 +323,7 @@ impl Inner {
         let node_size = if hash_count == 0 {
             0
         } else {
-            (hash_count * 4 / 3 + 1).next_power_of_two().max(4)
+            hash_slots(hash_count)
         };
         self.nodes = vec![Node::default(); node_size].into_boxed_slice();
         self.used = 0;
@@ -417,7 +424,7 @@ impl Table {
             ..Inner::default()
         };
         if nhash > 0 {
-            let size = (nhash * 4 / 3 + 1).next_power_of_two().max(4);
+            let size = hash_slots(nhash);
             inner.nodes = vec![Node::default(); size].into_boxed_slice();
         }
         heap.alloc(Table {
@@ -786,6 +793,24 @@ mod tests {
     pub(super) fn new_table() -> Gc<Table> {
         let heap = Box::leak(Box::new(Heap::new()));
         Table::alloc(heap, 0, 0)
+    }
+
+    #[test]
+    fn one_hash_entry_takes_two_slots_and_lookups_of_absent_keys_stop() {
+        let t = new_table();
+        let k = Value::Bool(true);
+        t.set(k, Value::Int(1));
+        assert_eq!(t.inner().nodes.len(), 2);
+        assert!(matches!(t.get(k), Value::Int(1)));
+        assert!(t.get(Value::Bool(false)).is_nil());
+        assert!(t.get(Value::Float(0.5)).is_nil());
+        t.set(Value::Bool(false), Value::Int(2));
+        assert_eq!(t.inner().nodes.len(), 4);
+        assert!(matches!(t.get(k), Value::Int(1)));
+        assert!(matches!(t.get(Value::Bool(false)), Value::Int(2)));
+        assert_eq!(hash_slots(1), 2);
+        assert_eq!(hash_slots(2), 4);
+        assert_eq!(hash_slots(3), 8);
     }
 
     #[test]
