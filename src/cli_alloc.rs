@@ -182,10 +182,20 @@ fn big_realloc(p: *mut u8, old: usize, new: usize) -> *mut u8 {
             unmap(target, new);
         }
     }
-    let q = remap(p, old, new);
-    if !q.is_null() {
-        c.live_bytes = c.live_bytes - old + new;
+    let mut q = remap(p, old, new);
+    if q.is_null() {
+        // mremap needs the old range to be one kernel mapping; a block grown into a cached
+        // mapping may be two (its moved pages and the cached tail). Copy instead.
+        q = map(new);
+        if q.is_null() {
+            return q;
+        }
+        // SAFETY: `p` holds `old` readable bytes, `q` is a fresh mapping of `new > old` or
+        // `new < old` bytes; the two do not overlap; `p` is unmapped once copied.
+        unsafe { std::ptr::copy_nonoverlapping(p, q, old.min(new)) };
+        unmap(p, old);
     }
+    c.live_bytes = c.live_bytes - old + new;
     q
 }
 
@@ -277,6 +287,27 @@ mod tests {
             let r = a.realloc(q2, Layout::from_size_align(bigger, 8).unwrap(), 500);
             assert!((0..500).all(|i| *r.add(i) == i as u8));
             a.dealloc(r, Layout::from_size_align(500, 8).unwrap());
+            // Grow into a cached mapping (freed block of the target size), then grow again:
+            // the block may span two kernel mappings by then.
+            let l1 = Layout::from_size_align(BIG_BLOCK, 8).unwrap();
+            let l4 = Layout::from_size_align(4 * BIG_BLOCK, 8).unwrap();
+            let spare = a.alloc(l4);
+            *spare.add(4 * BIG_BLOCK - 1) = 1;
+            a.dealloc(spare, l4);
+            let b = a.alloc(l1);
+            for i in (0..BIG_BLOCK).step_by(4096) {
+                *b.add(i) = (i / 4096) as u8;
+            }
+            let b = a.realloc(b, l1, 4 * BIG_BLOCK);
+            assert!(!b.is_null());
+            *b.add(4 * BIG_BLOCK - 1) = 9;
+            let b = a.realloc(b, l4, 16 * BIG_BLOCK);
+            assert!(!b.is_null());
+            assert!((0..BIG_BLOCK)
+                .step_by(4096)
+                .all(|i| *b.add(i) == (i / 4096) as u8));
+            assert_eq!(*b.add(4 * BIG_BLOCK - 1), 9);
+            a.dealloc(b, Layout::from_size_align(16 * BIG_BLOCK, 8).unwrap());
             let z = Layout::from_size_align(BIG_BLOCK, 16).unwrap();
             let zp = a.alloc_zeroed(z);
             assert!((0..BIG_BLOCK).step_by(4093).all(|i| *zp.add(i) == 0));
