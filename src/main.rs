@@ -4,6 +4,7 @@
 //! `--`, `-` as `lua` 5.4 handles them, plus `--dump-bytecode FILE` (bytecode listing) and
 //! `--hot-loops` (report of the loops the JIT's hot counters flagged).
 
+#[cfg(target_os = "linux")]
 mod cli_alloc;
 mod repl;
 
@@ -13,9 +14,14 @@ use rua::interp::vm::{LuaResult, State};
 use std::process::ExitCode;
 
 /// The `rua` command allocates through mimalloc, with big blocks mapped from the kernel (see
-/// `cli_alloc`). Embedders choose their own allocator.
+/// `cli_alloc`, which needs Linux's `mremap`; elsewhere mimalloc does it all). Embedders
+/// choose their own allocator.
+#[cfg(target_os = "linux")]
 #[global_allocator]
 static GLOBAL: cli_alloc::CliAlloc = cli_alloc::CliAlloc;
+#[cfg(not(target_os = "linux"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const VERSION: &str = "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust)";
 
