@@ -149,11 +149,16 @@ fn close(ctx: &mut Ctx) -> LuaResult<Action> {
             }
         }
     }
+    // Clear the stack, including the frames a coroutine that died with an error keeps for
+    // inspection.
     let d = co.data();
     let err = d.error.take();
     d.close_upvals(0);
     d.stack.clear();
     d.frames.clear();
+    d.close_errors.clear();
+    d.pending_conts = 0;
+    d.nny = 0;
     d.status = ThreadStatus::Dead;
     match err {
         None => ctx.ret1(Value::Bool(true)),

@@ -259,7 +259,10 @@ impl State {
             if tm.is_function() {
                 let was_running = self.gc.running;
                 self.gc.running = false;
+                let at = (self.current, self.current.data().frames.len());
+                let outer = self.finalizer_frame.replace(at);
                 let _ = self.call_value(tm, &[v], 0);
+                self.finalizer_frame = outer;
                 self.gc.running = was_running;
             }
         }

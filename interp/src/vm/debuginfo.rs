@@ -7,6 +7,7 @@ use crate::proto::{Constant, Proto};
 use crate::value::Value;
 use crate::vm::frame::{Frame, FrameKind};
 use crate::vm::State;
+use rua_gc::Gc;
 
 /// Does instruction `i` write register A (as its destination)?
 fn sets_a(op: OpCode) -> bool {
@@ -253,6 +254,11 @@ impl State {
         }
         if self.current.data().hook.frame == idx {
             return Some(("hook", "?".into()));
+        }
+        if let Some((th, at)) = self.finalizer_frame {
+            if at == idx && Gc::ptr_eq(th, self.current) {
+                return Some(("metamethod", "__gc".into()));
+            }
         }
         let caller = &frames[idx - 1];
         match caller.kind {

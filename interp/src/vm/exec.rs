@@ -488,6 +488,24 @@ impl State {
                     Err(e2) => self.throw(e2, base_thread, base_depth),
                 };
             }
+            if self.keeps_frames_on_death(th, limit, &e) {
+                // As PUC: the coroutine dies with its frames in place, so `debug.traceback`,
+                // `debug.getinfo` and `debug.getlocal` can still inspect them; its pending
+                // to-be-closed variables wait for `coroutine.close`, which also clears the
+                // stack. The frames, stack and open upvalues stay rooted through the thread.
+                let d = th.data();
+                d.status = ThreadStatus::Dead;
+                d.error = Some(e.value());
+                d.gc_top = None;
+                let keep = d.stack.len();
+                match self.deliver_to_resumer(th, keep, keep, Some(e)) {
+                    Ok(flow) => return Ok(flow),
+                    Err(e2) => {
+                        e = e2;
+                        continue;
+                    }
+                }
+            }
             loop {
                 let d = th.data();
                 if d.frames.len() <= limit {
@@ -523,6 +541,42 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Whether an uncaught error `e` in thread `th` kills a coroutine that keeps its frames
+    /// for inspection (PUC's behaviour when `coroutine.resume` receives the error): the
+    /// unwinding above `limit` reaches the coroutine's body frame before any base frame of a
+    /// nested run, the error is catchable (an instruction-limit error unwinds and closes at
+    /// once, as documented for `ErrorKind::InstructionLimit`), and the resumer is not
+    /// `coroutine.wrap`, which closes the coroutine right away and so unwinds it here.
+    fn keeps_frames_on_death(&self, th: Gc<Thread>, limit: usize, e: &LuaError) -> bool {
+        if e.is_uncatchable() {
+            return false;
+        }
+        let d = th.data();
+        let reaches_body = d.frames[limit.min(d.frames.len())..]
+            .iter()
+            .rev()
+            .find(|f| {
+                matches!(
+                    f.ret,
+                    RetMode::Base | RetMode::ProtectedBase | RetMode::CoBase
+                )
+            })
+            .is_some_and(|f| f.ret == RetMode::CoBase);
+        if !reaches_body {
+            return false;
+        }
+        let wrap = d.resumer.is_some_and(|r| {
+            matches!(
+                r.data().frames.last().map(|f| f.kind),
+                Some(FrameKind::Native {
+                    resume: Some(crate::vm::frame::ResumeKind::Wrap),
+                    ..
+                })
+            )
+        });
+        !wrap
     }
 
     /// Runs the message handler of the nearest `xpcall`, if that is where the error will be
@@ -911,7 +965,9 @@ impl State {
             if HOOKED && self.hook_mask & (HOOK_LINE | HOOK_COUNT) != 0 && th.data().hook.allow {
                 let pc = pcidx!();
                 let lines = &cl.proto.proto.lines;
-                let line = lines.get(pc).copied().unwrap_or(0);
+                // (None: stripped code, whose line events report a nil line, as in PUC.)
+                let known_line = lines.get(pc).copied();
+                let line = known_line.unwrap_or(0);
                 let fr = th.data().frames.last_mut().unwrap();
                 // A frame reached mid-function (hooks just installed, or a return into it)
                 // counts as being on the line of its previous instruction, as in PUC.
@@ -940,7 +996,7 @@ impl State {
                         self.run_hook("count", None)?;
                     }
                     if new_line {
-                        self.run_hook("line", Some(line))?;
+                        self.run_hook("line", known_line)?;
                     }
                     // The instruction has not run yet: if the hook turned hooks off, the
                     // other instance of the loop must resume at it.

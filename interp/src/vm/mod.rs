@@ -151,6 +151,9 @@ pub struct State {
     pub hook_mask: u8,
     /// `true` while an `xpcall` message handler runs.
     pub in_msg_handler: bool,
+    /// While a `__gc` finalizer runs: its thread and frame index, so the debug library names
+    /// that frame as the metamethod `__gc` (as PUC does for finalizer calls).
+    pub finalizer_frame: Option<(Gc<crate::thread::Thread>, usize)>,
     /// Instruction and memory limits set by the host.
     pub sandbox: limits::Limits,
     /// The library's `next` and `ipairs` iterator functions, which generic `for` loops run
@@ -239,6 +242,7 @@ impl State {
             warnings_on: false,
             hook_mask: 0,
             in_msg_handler: false,
+            finalizer_frame: None,
             sandbox: limits::Limits::default(),
             iterators: BuiltinIterators::default(),
             scratch: Vec::new(),
