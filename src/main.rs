@@ -23,7 +23,10 @@ static GLOBAL: cli_alloc::CliAlloc = cli_alloc::CliAlloc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const VERSION: &str = "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust)";
+/// The version banner. It ends with the copyright line of the Lua language, as `lua -v`
+/// does (scripts look for it).
+const VERSION: &str =
+    "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust); Lua: Copyright (C) 1994-2025 Lua.org, PUC-Rio";
 
 fn usage(progname: &str, badopt: &str) {
     if let Some(opt) = badopt.strip_prefix("-").filter(|o| *o == "e" || *o == "l") {
@@ -71,9 +74,41 @@ fn msghandler(ctx: &mut Ctx) -> LuaResult<Action> {
     ctx.ret1(v)
 }
 
+/// SIGINT handler while Lua code runs (as `lua`'s): back to the default action, so a second
+/// Ctrl-C kills the process even if Lua code never reaches a loop back-edge, and ask the
+/// running code to stop with "interrupted!".
+extern "C" fn on_sigint(sig: libc::c_int) {
+    // SAFETY: `signal` is async-signal-safe; the handler is a valid disposition.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+    }
+    rua::interp::vm::hook::request_interrupt();
+}
+
+/// Installs `on_sigint` (`on`) or the default action for SIGINT.
+fn set_sigint(on: bool) {
+    let action = if on {
+        on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: installing a handler that only calls async-signal-safe code, or the default.
+    unsafe {
+        libc::signal(libc::SIGINT, action);
+    }
+}
+
 /// Calls `f(args)` with the traceback message handler; prints errors as `lua` does and
-/// returns `None` after an error.
+/// returns `None` after an error. Ctrl-C interrupts the call with an error.
 pub fn docall(st: &mut State, progname: &str, f: Value, args: &[Value]) -> Option<Vec<Value>> {
+    set_sigint(true);
+    let r = docall_inner(st, progname, f, args);
+    set_sigint(false);
+    rua::interp::vm::hook::clear_interrupt();
+    r
+}
+
+fn docall_inner(st: &mut State, progname: &str, f: Value, args: &[Value]) -> Option<Vec<Value>> {
     // A private copy of xpcall: unnamed, so tracebacks end in "[C]: in ?" as with `lua`.
     let xpcall = st.new_native(rua::interp::stdlib::base::xpcall, "?");
     let handler = st.new_native(msghandler, "msghandler");
@@ -149,6 +184,19 @@ fn dofile_cli(st: &mut State, progname: &str, path: Option<&str>, args: &[Value]
     }
 }
 
+/// Closes the state (pending to-be-closed variables of the main chunk, finalizers), as `lua`
+/// does on every exit, and gives the exit status.
+fn close_and_exit(st: &mut State, ok: bool) -> ExitCode {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    st.close_state();
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// Removes a byte-order mark and a first line starting with `#`, as `lua` does.
 fn skip_shebang(mut src: Vec<u8>) -> Vec<u8> {
     rua::interp::stdlib::base::skip_prefix(&mut src);
@@ -183,80 +231,106 @@ fn dump_bytecode(path: &str) -> ExitCode {
     }
 }
 
-fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    let progname = "rua".to_string();
-    // Collect options (up to the script name).
-    let mut has_e = false;
-    let mut has_i = false;
-    let mut has_v = false;
-    let mut ignore_env = false;
-    let mut hot_loops = false;
-    let mut warnings = false;
-    let mut script: Option<usize> = None;
+/// The options before the script, as `lua` collects them.
+#[derive(Default)]
+struct Opts {
+    has_e: bool,
+    has_i: bool,
+    has_v: bool,
+    ignore_env: bool,
+    hot_loops: bool,
+    warnings: bool,
+    /// Index of the script in `argv` (`-` for stdin), if any.
+    script: Option<usize>,
+    /// Index of the first argument that is not an option (where `-e`/`-l` processing stops).
+    first: usize,
+}
+
+/// Collects the options as `lua` does: single-letter options stand alone (`-E`, `-W`, `-i`,
+/// `-v`), `-e` and `-l` take their argument attached or as the next word (which must not
+/// start with `-`), `--` ends the options, `-` means stdin. Returns the bad option on error.
+fn collect_args(argv: &[String]) -> Result<Opts, String> {
+    let mut o = Opts::default();
     let mut i = 1;
     while i < argv.len() {
-        let a = &argv[i];
+        let a = argv[i].as_str();
+        o.first = i;
         if !a.starts_with('-') {
-            script = Some(i);
-            break;
+            o.script = Some(i);
+            return Ok(o);
         }
-        match a.as_str() {
+        match a {
+            "--hot-loops" => o.hot_loops = true,
             "--" => {
-                if i + 1 < argv.len() {
-                    script = Some(i + 1);
-                }
-                break;
+                o.first = i + 1;
+                o.script = (i + 1 < argv.len()).then_some(i + 1);
+                return Ok(o);
             }
             "-" => {
-                script = Some(i);
-                break;
+                o.script = Some(i);
+                return Ok(o);
             }
-            "-E" => ignore_env = true,
-            "-W" => warnings = true,
+            "-E" => o.ignore_env = true,
+            "-W" => o.warnings = true,
             "-i" => {
-                has_i = true;
-                has_v = true;
+                o.has_i = true;
+                o.has_v = true;
             }
-            "-v" => has_v = true,
-            "--hot-loops" => hot_loops = true,
-            "--dump-bytecode" => {
-                return match argv.get(i + 1) {
-                    Some(p) => dump_bytecode(p),
-                    None => {
-                        usage(&progname, "--dump-bytecode");
-                        ExitCode::FAILURE
-                    }
-                };
-            }
-            _ if a.starts_with("-e") => {
-                has_e = true;
+            "-v" => o.has_v = true,
+            _ if a.starts_with("-e") || a.starts_with("-l") => {
+                o.has_e |= a.starts_with("-e");
                 if a.len() == 2 {
                     i += 1;
-                    if i >= argv.len() {
-                        usage(&progname, "-e");
-                        return ExitCode::FAILURE;
+                    if argv.get(i).is_none_or(|n| n.starts_with('-')) {
+                        return Err(a.to_string());
                     }
                 }
             }
-            _ if a.starts_with("-l") => {
-                if a.len() == 2 {
-                    i += 1;
-                    if i >= argv.len() {
-                        usage(&progname, "-l");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
-            _ => {
-                usage(&progname, a);
-                return ExitCode::FAILURE;
-            }
+            _ => return Err(a.to_string()),
         }
         i += 1;
     }
+    o.first = argv.len();
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--dump-bytecode") {
+        return match argv.get(2) {
+            Some(p) => dump_bytecode(p),
+            None => {
+                usage("rua", "--dump-bytecode");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // As `lua`, messages are prefixed with the name the interpreter was run as.
+    let progname = argv.first().cloned().unwrap_or_else(|| "rua".to_string());
+    let opts = match collect_args(&argv) {
+        Ok(o) => o,
+        Err(bad) => {
+            usage(&progname, &bad);
+            return ExitCode::FAILURE;
+        }
+    };
+    let Opts {
+        has_e,
+        has_i,
+        has_v,
+        ignore_env,
+        hot_loops,
+        warnings,
+        script,
+        first,
+    } = opts;
 
     let mut st = State::new_bare();
+    if ignore_env {
+        // Before the libraries open: `package` reads it to ignore LUA_PATH and LUA_CPATH.
+        let r = st.registry;
+        st.set_field(r, "LUA_NOENV", Value::Bool(true));
+    }
     rua::interp::stdlib::open_all(&mut st);
     // Like `lua`, the standalone interpreter runs the collector in generational mode.
     st.set_gc_mode(rua::interp::vm::GcMode::Generational);
@@ -272,20 +346,17 @@ fn main() -> ExitCode {
         _ => {}
     }
     st.warnings_on = warnings;
-    let report = if hot_loops {
+    let hot_report = if hot_loops {
         let r = rua_jit::HotLoopReport::new(56);
         st.hot.set_hook(Some(Box::new(r.clone())));
         Some(r)
     } else {
         None
     };
-    if ignore_env {
-        let r = st.registry;
-        st.set_field(r, "LUA_NOENV", Value::Bool(true));
-    }
-    // arg table: script at 0, interpreter and options negative.
+    // arg table: script at 0, interpreter and options negative; without a script, the
+    // interpreter's name is at 0.
     let argt = st.new_table(argv.len(), 0);
-    let sidx = script.unwrap_or(argv.len());
+    let sidx = script.unwrap_or(0);
     for (j, a) in argv.iter().enumerate() {
         let v = st.str_value(a);
         argt.set(Value::Int(j as i64 - sidx as i64), v);
@@ -312,18 +383,14 @@ fn main() -> ExitCode {
                 )
             };
             if !ok {
-                return ExitCode::FAILURE;
+                return close_and_exit(&mut st, false);
             }
         }
     }
     // Run -e and -l in order.
     let mut j = 1;
-    let end = script.unwrap_or(argv.len());
-    while j < end {
+    while j < first {
         let a = &argv[j];
-        if a == "--" {
-            break;
-        }
         if let Some(rest) = a.strip_prefix("-e") {
             let code = if rest.is_empty() {
                 j += 1;
@@ -332,7 +399,7 @@ fn main() -> ExitCode {
                 rest.to_string()
             };
             if !dochunk(&mut st, &progname, code.as_bytes(), b"=(command line)") {
-                return ExitCode::FAILURE;
+                return close_and_exit(&mut st, false);
             }
         } else if let Some(rest) = a.strip_prefix("-l") {
             let spec = if rest.is_empty() {
@@ -341,9 +408,14 @@ fn main() -> ExitCode {
             } else {
                 rest.to_string()
             };
+            // `-l g=mod` names the global; otherwise it is the module name up to a '-'
+            // (so `-l lib-v2` sets `lib`).
             let (gname, modname) = match spec.split_once('=') {
                 Some((g, m)) => (g.to_string(), m.to_string()),
-                None => (spec.clone(), spec.clone()),
+                None => (
+                    spec.split('-').next().unwrap_or("").to_string(),
+                    spec.clone(),
+                ),
             };
             let require = st.get_field(st.globals, "require");
             let mv = st.str_value(&modname);
@@ -359,14 +431,27 @@ fn main() -> ExitCode {
         j += 1;
     }
     if let Some(si) = script {
-        let args: Vec<Value> = argv[si + 1..].iter().map(|a| st.str_value(a)).collect();
-        let path = if argv[si] == "-" && (si == 0 || argv[si - 1] != "--") {
+        // The script's arguments are `arg[1..#arg]` of the global `arg` table as it is now
+        // (code run by -e may have changed it).
+        let argt = match st.get_field(st.globals, "arg") {
+            Value::Table(t) => t,
+            _ => {
+                let v = st.str_value("'arg' is not a table");
+                report(&mut st, &progname, v);
+                return close_and_exit(&mut st, false);
+            }
+        };
+        let nargs = argt.len();
+        let args: Vec<Value> = (1..=nargs)
+            .map(|k| argt.get(Value::Int(k as i64)))
+            .collect();
+        let path = if argv[si] == "-" && argv[si - 1] != "--" {
             None
         } else {
             Some(argv[si].as_str())
         };
         if !dofile_cli(&mut st, &progname, path, &args) {
-            return ExitCode::FAILURE;
+            return close_and_exit(&mut st, false);
         }
     }
     if has_i {
@@ -377,13 +462,13 @@ fn main() -> ExitCode {
             println!("{}", VERSION);
             repl::run(&mut st, &progname);
         } else if !dofile_cli(&mut st, &progname, None, &[]) {
-            return ExitCode::FAILURE;
+            return close_and_exit(&mut st, false);
         }
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    st.finalize_all();
-    if let Some(r) = report {
+    st.close_state();
+    if let Some(r) = hot_report {
         eprintln!("hot loops (threshold 56 iterations):");
         for l in r.loops() {
             eprintln!("  {:>10}x  {}", l.times, l.location);

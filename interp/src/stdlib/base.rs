@@ -615,9 +615,10 @@ fn collectgarbage(ctx: &mut Ctx) -> LuaResult<Action> {
         "",
     ];
     let opt = ctx.check_option(1, Some("collect"), &OPTS[..10])?;
-    if ctx.st.gc.in_finalizer {
-        // The collector is not reentrant: inside a finalizer every option fails.
-        return ctx.ret1(Value::Bool(false));
+    if ctx.st.gc.in_finalizer || ctx.st.gc.closing {
+        // The collector is not reentrant: inside a finalizer (or while the state closes)
+        // every option fails, returning fail (nil) as PUC's `lua_gc` does.
+        return ctx.ret1(Value::Nil);
     }
     match OPTS[opt] {
         "collect" => {

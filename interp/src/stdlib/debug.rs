@@ -31,6 +31,7 @@ pub fn open(st: &mut State) {
     st.register(t, "sethook", sethook);
     st.register(t, "gethook", gethook);
     st.register(t, "setuservalue", setuservalue);
+    st.register(t, "debug", super::debug_console::debug);
     let g = st.globals;
     st.set_field(g, "debug", Value::Table(t));
     let l = st.loaded;

@@ -4,6 +4,7 @@
 pub mod base;
 pub mod coroutine;
 pub mod debug;
+pub mod debug_console;
 pub mod debug_locals;
 pub mod io;
 pub mod math;

@@ -193,7 +193,7 @@ fn exit(ctx: &mut Ctx) -> LuaResult<Action> {
         _ => ctx.opt_int(1, 0)? as i32,
     };
     if ctx.arg(2).truthy() {
-        ctx.st.finalize_all();
+        ctx.st.close_state();
     }
     crate::stdlib::io::flush_all(ctx.st);
     use std::io::Write;

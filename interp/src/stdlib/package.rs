@@ -48,16 +48,35 @@ pub fn open(st: &mut State) {
     st.set_field(loaded, "package", Value::Table(pkg));
 }
 
-/// Path from the environment (`;;` expands to the default), or the default.
+/// Path from the environment, or the default. The first `;;` in it stands for the default
+/// path, joined with `;` only to a non-empty part before or after it (as PUC's `setpath`).
 fn env_path(noenv: bool, vars: &[&str], default: &str) -> String {
     if !noenv {
         for v in vars {
             if let Ok(p) = std::env::var(v) {
-                return p.replace(";;", &format!(";{};", default));
+                return expand_default(&p, default);
             }
         }
     }
     default.to_string()
+}
+
+fn expand_default(p: &str, default: &str) -> String {
+    let Some(at) = p.find(";;") else {
+        return p.to_string();
+    };
+    let (before, after) = (&p[..at], &p[at + 2..]);
+    let mut out = String::new();
+    if !before.is_empty() {
+        out.push_str(before);
+        out.push(';');
+    }
+    out.push_str(default);
+    if !after.is_empty() {
+        out.push(';');
+        out.push_str(after);
+    }
+    out
 }
 
 fn pkg_table(ctx: &mut Ctx) -> rua_gc::Gc<crate::table::Table> {

@@ -40,6 +40,8 @@ pub struct GcState {
     pub tobefnz: Vec<Value>,
     /// `true` while finalizers run (no nested collections).
     pub in_finalizer: bool,
+    /// `true` once the state is being closed ([`State::close_state`]).
+    pub closing: bool,
     pub collections: u64,
     /// Stress mode: collect at every safepoint (for testing rooting).
     pub stress: bool,
@@ -74,6 +76,7 @@ impl GcState {
             finobj: Vec::new(),
             tobefnz: Vec::new(),
             in_finalizer: false,
+            closing: false,
             collections: 0,
             stress: false,
             limit: usize::MAX,
@@ -261,8 +264,11 @@ impl State {
                 self.gc.running = false;
                 let at = (self.current, self.current.data().frames.len());
                 let outer = self.finalizer_frame.replace(at);
-                let _ = self.call_value(tm, &[v], 0);
+                let r = self.call_value(tm, &[v], 0);
                 self.finalizer_frame = outer;
+                if let Err(e) = r {
+                    self.warn_finalizer_error(&e);
+                }
                 self.gc.running = was_running;
             }
         }
@@ -272,6 +278,9 @@ impl State {
     /// Registers `obj` for finalization if its new metatable has `__gc` (called by
     /// `setmetatable`).
     pub fn check_finalizer(&mut self, obj: Value) {
+        if self.gc.closing {
+            return;
+        }
         if let Some(mt) = self.metatable_of(obj) {
             let tm = mt.get_str(self.tm_names[Tm::Gc as usize]);
             let registered = match obj {
@@ -292,11 +301,46 @@ impl State {
         }
     }
 
+    /// An error in a finalizer becomes a warning, as in PUC: "error in __gc (message)".
+    fn warn_finalizer_error(&mut self, e: &super::LuaError) {
+        if !self.warnings_on {
+            return;
+        }
+        let msg = match e.value() {
+            Value::Str(s) => s.to_str_lossy().into_owned(),
+            _ => "error object is not a string".to_string(),
+        };
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "Lua warning: error in __gc ({})", msg);
+    }
+
+    /// Closes the state as `lua_close` does: the pending to-be-closed variables of the main
+    /// thread are closed (innermost first, with a nil error), then the finalizers of all
+    /// objects run. Objects given a finalizer after this point are not finalized, and the
+    /// collector refuses to run (`collectgarbage` fails). Called again from a finalizer (by
+    /// `os.exit(code, true)`), it runs the finalizers still pending.
+    pub fn close_state(&mut self) {
+        if !self.gc.closing {
+            self.gc.closing = true;
+            let main = self.main_thread;
+            let saved = self.current;
+            self.set_current(main);
+            main.data().gc_top = None;
+            let mut e = super::LuaError::new(Value::Nil);
+            self.close_for_error(main, 0, &mut e);
+            self.set_current(saved);
+        }
+        self.finalize_all();
+    }
+
     /// Runs finalizers of all objects (at state close), as `lua_close` does.
     pub fn finalize_all(&mut self) {
         let all = std::mem::take(&mut self.gc.finobj);
         self.gc.tobefnz.extend(all);
+        // (From inside a finalizer, e.g. `os.exit(0, true)`: run the rest now.)
+        let was = std::mem::replace(&mut self.gc.in_finalizer, false);
         self.run_finalizers();
+        self.gc.in_finalizer = was;
     }
 
     /// Memory in use, in bytes.

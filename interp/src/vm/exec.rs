@@ -1401,8 +1401,9 @@ impl State {
                     let off = i.sj_field();
                     // SAFETY: jump targets are valid instructions (compiler/verifier invariant).
                     ip = unsafe { ip.offset(off as isize) };
-                    if off < 0 && self.hot.hook.is_some() {
-                        self.hot.tick(cl.proto, pcidx!());
+                    if off < 0 && crate::vm::hook::edge_events() {
+                        savepc!();
+                        self.loop_edge_event(cl.proto, pcidx!())?;
                     }
                 }
                 OpCode::Eq => {
@@ -1626,8 +1627,9 @@ impl State {
                             setreg!(a + 3, Value::Int(idx));
                             // SAFETY: the loop body start is a valid instruction.
                             ip = unsafe { ip.sub(i.bx()) };
-                            if self.hot.hook.is_some() {
-                                self.hot.tick(cl.proto, pcidx!());
+                            if crate::vm::hook::edge_events() {
+                                savepc!();
+                                self.loop_edge_event(cl.proto, pcidx!())?;
                             }
                         }
                     }
@@ -1648,8 +1650,9 @@ impl State {
                             setreg!(a + 3, Value::Float(idx));
                             // SAFETY: the loop body start is a valid instruction.
                             ip = unsafe { ip.sub(i.bx()) };
-                            if self.hot.hook.is_some() {
-                                self.hot.tick(cl.proto, pcidx!());
+                            if crate::vm::hook::edge_events() {
+                                savepc!();
+                                self.loop_edge_event(cl.proto, pcidx!())?;
                             }
                         }
                     }
@@ -1696,8 +1699,9 @@ impl State {
                         setreg!(a + 2, v);
                         // SAFETY: the loop body start is a valid instruction.
                         ip = unsafe { ip.sub(i.bx()) };
-                        if self.hot.hook.is_some() {
-                            self.hot.tick(cl.proto, pcidx!());
+                        if crate::vm::hook::edge_events() {
+                            savepc!();
+                            self.loop_edge_event(cl.proto, pcidx!())?;
                         }
                     }
                 }

@@ -148,14 +148,16 @@ impl State {
                 }
             }};
         }
-        // Backward jumps feed the JIT's hot-loop counters when a trace hook is installed, and
-        // count against an async task's fuel slice.
+        // Backward jumps feed the JIT's hot-loop counters when a trace hook is installed,
+        // notice interrupt requests (see `vm::hook`), and count against an async task's fuel
+        // slice.
         macro_rules! loop_edge {
             () => {{
-                if self.hot.hook.is_some() {
+                if crate::vm::hook::edge_events() {
                     // SAFETY: `ip` points into the running function's code.
                     let pc = unsafe { ip.offset_from(code) } as usize;
-                    self.hot.tick(cl.proto, pc);
+                    savepc!();
+                    self.loop_edge_event(cl.proto, pc)?;
                 }
                 fuel_tick!();
             }};

@@ -5,9 +5,42 @@
 //! decrements a counter chosen by hashing the prototype and the back-edge's pc (as LuaJIT's
 //! hot-count table does); when it reaches zero the hook is told that the loop is hot and the
 //! counter is reset. Without a hook the interpreter pays one predictable branch per back-edge.
+//!
+//! The same back-edge check notices an *interrupt* requested asynchronously (the `rua`
+//! command's SIGINT handler, as `lua` stops a running script on Ctrl-C): the loop then raises
+//! the error "interrupted!". Both events share one process-wide word, [`EDGE_EVENTS`], so a
+//! back-edge costs a single load and branch when neither is pending.
 
 use crate::func::FnProto;
 use rua_gc::Gc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Events checked at loop back-edges, process-wide: [`INTERRUPT_BIT`] when an interrupt is
+/// pending; the other bits count the states with a trace hook installed.
+static EDGE_EVENTS: AtomicU32 = AtomicU32::new(0);
+const INTERRUPT_BIT: u32 = 1 << 31;
+
+/// Asks the running Lua code to stop with the error "interrupted!" at its next loop
+/// back-edge. Async-signal-safe (one lock-free atomic operation).
+pub fn request_interrupt() {
+    EDGE_EVENTS.fetch_or(INTERRUPT_BIT, Ordering::Relaxed);
+}
+
+/// Drops a pending interrupt request.
+pub fn clear_interrupt() {
+    EDGE_EVENTS.fetch_and(!INTERRUPT_BIT, Ordering::Relaxed);
+}
+
+/// Takes a pending interrupt request.
+pub(crate) fn take_interrupt() -> bool {
+    EDGE_EVENTS.fetch_and(!INTERRUPT_BIT, Ordering::Relaxed) & INTERRUPT_BIT != 0
+}
+
+/// Whether a loop back-edge has anything to do: a pending interrupt or some trace hook.
+#[inline(always)]
+pub(crate) fn edge_events() -> bool {
+    EDGE_EVENTS.load(Ordering::Relaxed) != 0
+}
 
 /// Number of hot counters (collisions only make a loop hot early).
 const HOT_SLOTS: usize = 64;
@@ -34,6 +67,15 @@ pub struct HotCounters {
 impl HotCounters {
     /// Installs (or removes) the hook; counters restart from the hook's threshold.
     pub fn set_hook(&mut self, hook: Option<Box<dyn TraceHook>>) {
+        match (self.hook.is_some(), hook.is_some()) {
+            (false, true) => {
+                EDGE_EVENTS.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                EDGE_EVENTS.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         let start = hook.as_ref().map(|h| h.hot_threshold()).unwrap_or(0);
         self.counters = vec![start; HOT_SLOTS];
         self.hook = hook;
@@ -53,5 +95,32 @@ impl HotCounters {
             *c = hook.hot_threshold();
             hook.hot_loop(&proto, pc);
         }
+    }
+}
+
+impl Drop for HotCounters {
+    fn drop(&mut self) {
+        if self.hook.is_some() {
+            EDGE_EVENTS.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl crate::vm::State {
+    /// A loop back-edge saw [`edge_events`]: raises "interrupted!" if an interrupt is
+    /// pending (the frame's saved pc must be current), else counts the iteration for the
+    /// trace hook, if this state has one.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn loop_edge_event(
+        &mut self,
+        proto: Gc<FnProto>,
+        pc: usize,
+    ) -> crate::vm::LuaResult<()> {
+        if take_interrupt() {
+            return Err(self.rt_error("interrupted!"));
+        }
+        self.hot.tick(proto, pc);
+        Ok(())
     }
 }
