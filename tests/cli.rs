@@ -9,9 +9,23 @@ fn rua(args: &[&str], stdin: &str) -> Output {
     run(env!("CARGO_BIN_EXE_rua"), args, stdin)
 }
 
+/// Runs `bin` with `argv[0]` set to its bare name (`rua`, `lua5.4`): like `lua`, the command
+/// prefixes its messages with `argv[0]`.
 fn run(bin: &str, args: &[&str], stdin: &str) -> Output {
+    run_env(bin, args, stdin, &[])
+}
+
+fn run_env(bin: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let name = std::path::Path::new(bin)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(bin)
+        .to_string();
     let mut child = Command::new(bin)
+        .arg0(name)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("LUA_INIT")
         .env_remove("LUA_INIT_5_4")
         .stdin(Stdio::piped())
@@ -140,6 +154,13 @@ fn missing_script_and_bad_option() {
 fn version_flag() {
     let o = rua(&["-v"], "");
     assert!(text(&o.stdout).starts_with("Lua 5.4"));
+    // The banner ends with the Lua copyright line (as `lua -v`; scripts look for it).
+    let o = rua(&["-v", "-e", "print'hello'"], "");
+    assert!(
+        text(&o.stdout).ends_with("PUC-Rio\nhello\n"),
+        "{}",
+        text(&o.stdout)
+    );
 }
 
 #[test]
@@ -200,4 +221,239 @@ fn upvalue_table_indexed_by_a_condition() {
         "",
     );
     assert_eq!(text(&o.stdout), "10\n", "{}", text(&o.stderr));
+}
+
+fn rua_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    run_env(env!("CARGO_BIN_EXE_rua"), args, stdin, env)
+}
+
+/// A scratch directory for one test.
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rua-cli-{}-{}", tag, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn messages_are_prefixed_with_argv0() {
+    let o = run_env(env!("CARGO_BIN_EXE_rua"), &["-e", "error('x', 0)"], "", &[]);
+    assert!(
+        text(&o.stderr).starts_with("rua: x\n"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_rua"))
+        .args(["-e", "error('x', 0)"])
+        .output()
+        .unwrap();
+    let full = format!("{}: x\n", env!("CARGO_BIN_EXE_rua"));
+    assert!(text(&o.stderr).starts_with(&full), "{}", text(&o.stderr));
+}
+
+#[test]
+fn options_are_checked_as_lua_does() {
+    for bad in ["-Ex", "-vv", "-iv", "---", "-h"] {
+        let o = rua(&[bad], "");
+        assert_eq!(o.status.code(), Some(1), "{}", bad);
+        let want = format!("unrecognized option '{}'", bad);
+        assert!(text(&o.stderr).contains(&want), "{}", text(&o.stderr));
+        same_as_lua(&[bad], "");
+    }
+    // An option where -e/-l expect their argument.
+    let o = rua(&["-e", "-v"], "");
+    assert!(text(&o.stderr).contains("'-e' needs argument"));
+    let o = rua(&["-l"], "");
+    assert!(text(&o.stderr).contains("'-l' needs argument"));
+    same_as_lua(&["-e", "-v"], "");
+    same_as_lua(&["-l"], "");
+}
+
+#[test]
+fn arg_table_without_script_and_after_dash_dash() {
+    // No script: the interpreter is arg[0].
+    let o = rua(&["-e", "print(arg[0], arg[-1], arg[1], #arg)"], "");
+    assert_eq!(text(&o.stdout), "rua\t-e\tnil\t0\n");
+    let dir = scratch("argdd");
+    let script = dir.join("s.lua");
+    std::fs::write(&script, "print(arg[-1], arg[-2], ..., #arg)").unwrap();
+    let s = script.to_str().unwrap();
+    let o = rua(&["-e ", "--", s, "a", "b"], "");
+    assert_eq!(text(&o.stdout), "--\t-e \ta\tb\t2\n");
+    same_as_lua(&["-e ", "--", s, "a", "b"], "");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn script_arguments_come_from_the_global_arg() {
+    let o = rua(&["-e", "arg[1] = 100", "-", "x"], "print(...)");
+    assert_eq!(text(&o.stdout), "100\n");
+    let o = rua(&["-e", "arg[2] = 'more'", "-", "x"], "print(...)");
+    assert_eq!(text(&o.stdout), "x\tmore\n");
+    let o = rua(&["-e", "arg = 1", "-"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("'arg' is not a table"));
+    same_as_lua(&["-e", "arg[1] = 100", "-", "x"], "print(...)");
+}
+
+#[test]
+fn ignore_env_applies_to_package_paths() {
+    let env = [("LUA_PATH", "xxx"), ("LUA_CPATH", "yyy")];
+    let o = rua_env(
+        &["-E", "-e", "print(package.path, package.cpath)"],
+        "",
+        &env,
+    );
+    let out = text(&o.stdout);
+    assert!(!out.contains("xxx") && !out.contains("yyy"), "{}", out);
+    assert!(out.contains("?.lua"), "{}", out);
+    let o = rua_env(&["-e", "print(package.path, package.cpath)"], "", &env);
+    assert_eq!(text(&o.stdout), "xxx\tyyy\n");
+}
+
+#[test]
+fn double_semicolon_in_lua_path_expands_once_without_stray_separators() {
+    let default = text(&rua_env(&["-E", "-e", "io.write(package.path)"], "", &[]).stdout);
+    let cases = [
+        (";", ";".to_string()),
+        (";;", default.clone()),
+        ("a;;b", format!("a;{};b", default)),
+        (";;b", format!("{};b", default)),
+        ("a;;", format!("a;{}", default)),
+        ("a;b;;c;;d", format!("a;b;{};c;;d", default)),
+    ];
+    for (p, want) in cases {
+        let o = rua_env(&["-e", "io.write(package.path)"], "", &[("LUA_PATH", p)]);
+        assert_eq!(text(&o.stdout), want, "LUA_PATH={}", p);
+    }
+}
+
+#[test]
+fn dash_l_global_name_stops_at_a_hyphen() {
+    let dir = scratch("lmod");
+    std::fs::write(dir.join("mod-v2.lua"), "return {id = 42}").unwrap();
+    let path = format!("{}/?.lua", dir.display());
+    let o = rua_env(
+        &[
+            "-l",
+            "mod-v2",
+            "-e",
+            "print(mod.id, package.loaded['mod-v2'].id)",
+        ],
+        "",
+        &[("LUA_PATH", &path)],
+    );
+    assert_eq!(text(&o.stdout), "42\t42\n", "{}", text(&o.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn exit_closes_the_state() {
+    // os.exit(code, true) and a normal end both close pending to-be-closed variables of the
+    // main chunk (with a nil error) and run finalizers.
+    let prog =
+        "local x <close> = setmetatable({}, {__close = function (_, e) print('x', e) end})\n\
+                local y <close> = setmetatable({}, {__close = function () print('y') end})\n\
+                setmetatable({}, {__gc = function () print('gc') end})\n";
+    let o = rua(&["-"], &format!("{}os.exit(true, true)", prog));
+    assert_eq!(text(&o.stdout), "y\nx\tnil\ngc\n");
+    assert_eq!(o.status.code(), Some(0));
+    let o = rua(&["-"], &format!("{}os.exit(false, true)", prog));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "");
+    // A finalizer that exits while the state closes: the other finalizers still run, an
+    // object given __gc after closing began is not finalized, and the collector refuses.
+    let o = rua(
+        &["-"],
+        "setmetatable({}, {__gc = function () print(1) end})\n\
+         setmetatable({}, {__gc = function ()\n\
+           print(2)\n\
+           setmetatable({}, {__gc = function () print(3) end})\n\
+           print(collectgarbage())\n\
+           os.exit(0, true)\n\
+         end})\n",
+    );
+    assert_eq!(text(&o.stdout), "2\nnil\n1\n");
+}
+
+#[test]
+fn finalizer_errors_are_warnings_under_w() {
+    let prog = "setmetatable({}, {__gc = function () error('XYZ', 0) end})\n\
+                setmetatable({}, {__gc = function () error({}) end})\n";
+    let o = rua(&["-W", "-"], prog);
+    assert_eq!(
+        text(&o.stderr),
+        "Lua warning: error in __gc (error object is not a string)\n\
+         Lua warning: error in __gc (XYZ)\n"
+    );
+    let o = rua(&["-"], prog);
+    assert_eq!(text(&o.stderr), "");
+}
+
+#[test]
+fn interactive_mode_off_a_terminal_shows_prompts_and_echoes_lines() {
+    let o = rua(
+        &[
+            "-e",
+            "local C = 0; _PROMPT = setmetatable({}, {__tostring = function () C = C + 1; return C end})",
+            "-i",
+        ],
+        " --\na = 2\n",
+    );
+    let out = text(&o.stdout);
+    assert!(out.ends_with("1 --\n2a = 2\n3\n"), "{}", out);
+    let o = rua(
+        &["-e", "_PROMPT='' _PROMPT2=''", "-i"],
+        "a = [[b\nc]]\n=a\n",
+    );
+    assert!(text(&o.stdout).contains("b\nc\n"), "{}", text(&o.stdout));
+    // End of input inside a statement is reported.
+    let o = rua(&["-i"], "a.\n");
+    assert!(
+        text(&o.stderr).contains("near <eof>"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A failing print.
+    let o = rua(&["-e", "print=nil", "-i"], "10\n");
+    assert!(text(&o.stderr).contains("error calling 'print'"));
+}
+
+#[test]
+fn debug_debug_reads_commands_until_cont() {
+    let o = rua(
+        &["-e", "require'debug'.debug() print('back')"],
+        "io.stderr:write(1000)\nerror('oops', 0)\ncont\nprint('not run')\n",
+    );
+    assert_eq!(
+        text(&o.stderr),
+        "lua_debug> 1000lua_debug> oops\nlua_debug> "
+    );
+    assert_eq!(text(&o.stdout), "back\n");
+}
+
+#[test]
+fn sigint_interrupts_a_running_loop() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rua"))
+        .args([
+            "-e",
+            "io.stdout:setvbuf('no') print(pcall(function () print(12); while true do end end))",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 3];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"12\n");
+    // SAFETY: sends a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert!(rest.starts_with("false\t"), "{}", rest);
+    assert!(rest.contains("interrupted!"), "{}", rest);
 }

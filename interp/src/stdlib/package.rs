@@ -27,6 +27,7 @@ pub fn open(st: &mut State) {
     let v = st.str_value("/\n;\n?\n!\n-\n");
     st.set_field(pkg, "config", v);
     st.register(pkg, "searchpath", searchpath);
+    st.register(pkg, "loadlib", loadlib);
     let searchers = st.new_table(4, 0);
     for (i, f) in [
         searcher_preload as crate::func::NativeFn,
@@ -118,6 +119,16 @@ fn replace_all(s: &[u8], pat: &[u8], rep: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// `package.loadlib(path, funcname)`: Rua has no C API, so it answers as a PUC Lua built
+/// without dynamic-library support: `nil`, a message, and `"absent"`.
+fn loadlib(ctx: &mut Ctx) -> LuaResult<Action> {
+    ctx.check_str(1)?;
+    ctx.check_str(2)?;
+    let msg = ctx.new_str(b"dynamic libraries not enabled; Rua cannot load C libraries");
+    let when = ctx.new_str(b"absent");
+    ctx.ret(&[Value::Nil, msg, when])
 }
 
 fn searchpath(ctx: &mut Ctx) -> LuaResult<Action> {
