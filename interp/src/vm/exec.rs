@@ -1402,8 +1402,9 @@ impl State {
                     // SAFETY: jump targets are valid instructions (compiler/verifier invariant).
                     ip = unsafe { ip.offset(off as isize) };
                     if off < 0 && crate::vm::hook::edge_events() {
-                        savepc!();
-                        self.loop_edge_event(cl.proto, pcidx!())?;
+                        if self.loop_edge_event(cl.proto, pcidx!()) {
+                            return self.raise_interrupt(pcidx!());
+                        }
                     }
                 }
                 OpCode::Eq => {
@@ -1628,8 +1629,9 @@ impl State {
                             // SAFETY: the loop body start is a valid instruction.
                             ip = unsafe { ip.sub(i.bx()) };
                             if crate::vm::hook::edge_events() {
-                                savepc!();
-                                self.loop_edge_event(cl.proto, pcidx!())?;
+                                if self.loop_edge_event(cl.proto, pcidx!()) {
+                                    return self.raise_interrupt(pcidx!());
+                                }
                             }
                         }
                     }
@@ -1651,8 +1653,9 @@ impl State {
                             // SAFETY: the loop body start is a valid instruction.
                             ip = unsafe { ip.sub(i.bx()) };
                             if crate::vm::hook::edge_events() {
-                                savepc!();
-                                self.loop_edge_event(cl.proto, pcidx!())?;
+                                if self.loop_edge_event(cl.proto, pcidx!()) {
+                                    return self.raise_interrupt(pcidx!());
+                                }
                             }
                         }
                     }
@@ -1700,8 +1703,9 @@ impl State {
                         // SAFETY: the loop body start is a valid instruction.
                         ip = unsafe { ip.sub(i.bx()) };
                         if crate::vm::hook::edge_events() {
-                            savepc!();
-                            self.loop_edge_event(cl.proto, pcidx!())?;
+                            if self.loop_edge_event(cl.proto, pcidx!()) {
+                                return self.raise_interrupt(pcidx!());
+                            }
                         }
                     }
                 }

@@ -156,8 +156,9 @@ impl State {
                 if crate::vm::hook::edge_events() {
                     // SAFETY: `ip` points into the running function's code.
                     let pc = unsafe { ip.offset_from(code) } as usize;
-                    savepc!();
-                    self.loop_edge_event(cl.proto, pc)?;
+                    if self.loop_edge_event(cl.proto, pc) {
+                        return self.raise_interrupt(pc);
+                    }
                 }
                 fuel_tick!();
             }};

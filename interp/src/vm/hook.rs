@@ -107,20 +107,32 @@ impl Drop for HotCounters {
 }
 
 impl crate::vm::State {
-    /// A loop back-edge saw [`edge_events`]: raises "interrupted!" if an interrupt is
-    /// pending (the frame's saved pc must be current), else counts the iteration for the
-    /// trace hook, if this state has one.
+    /// A loop back-edge of the running Lua frame, about to continue at `pc`, saw
+    /// [`edge_events`]: counts the iteration for the trace hook, if this state has one, and
+    /// tells whether an interrupt is pending (then the loop calls
+    /// [`State::raise_interrupt`](crate::vm::State::raise_interrupt)). Kept infallible so
+    /// that the loops' back-edges carry no error path.
     #[cold]
     #[inline(never)]
-    pub(crate) fn loop_edge_event(
-        &mut self,
-        proto: Gc<FnProto>,
-        pc: usize,
-    ) -> crate::vm::LuaResult<()> {
+    pub(crate) fn loop_edge_event(&mut self, proto: Gc<FnProto>, pc: usize) -> bool {
         if take_interrupt() {
-            return Err(self.rt_error("interrupted!"));
+            return true;
         }
         self.hot.tick(proto, pc);
-        Ok(())
+        false
+    }
+
+    /// Raises "interrupted!" from the running Lua frame, whose next instruction is `pc`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn raise_interrupt<T>(&mut self, pc: usize) -> crate::vm::LuaResult<T> {
+        if let Some(crate::vm::frame::Frame {
+            kind: crate::vm::frame::FrameKind::Lua { pc: saved, .. },
+            ..
+        }) = self.current.data().frames.last_mut()
+        {
+            *saved = pc;
+        }
+        Err(self.rt_error("interrupted!"))
     }
 }
