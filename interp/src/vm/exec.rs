@@ -1401,10 +1401,11 @@ impl State {
                     let off = i.sj_field();
                     // SAFETY: jump targets are valid instructions (compiler/verifier invariant).
                     ip = unsafe { ip.offset(off as isize) };
-                    if off < 0 && crate::vm::hook::edge_events() {
-                        if self.loop_edge_event(cl.proto, pcidx!()) {
-                            return self.raise_interrupt(pcidx!());
-                        }
+                    if off < 0
+                        && crate::vm::hook::edge_events()
+                        && self.loop_edge_event(cl.proto, pcidx!())
+                    {
+                        return self.raise_interrupt(pcidx!());
                     }
                 }
                 OpCode::Eq => {
@@ -1628,10 +1629,10 @@ impl State {
                             setreg!(a + 3, Value::Int(idx));
                             // SAFETY: the loop body start is a valid instruction.
                             ip = unsafe { ip.sub(i.bx()) };
-                            if crate::vm::hook::edge_events() {
-                                if self.loop_edge_event(cl.proto, pcidx!()) {
-                                    return self.raise_interrupt(pcidx!());
-                                }
+                            if crate::vm::hook::edge_events()
+                                && self.loop_edge_event(cl.proto, pcidx!())
+                            {
+                                return self.raise_interrupt(pcidx!());
                             }
                         }
                     }
@@ -1652,10 +1653,10 @@ impl State {
                             setreg!(a + 3, Value::Float(idx));
                             // SAFETY: the loop body start is a valid instruction.
                             ip = unsafe { ip.sub(i.bx()) };
-                            if crate::vm::hook::edge_events() {
-                                if self.loop_edge_event(cl.proto, pcidx!()) {
-                                    return self.raise_interrupt(pcidx!());
-                                }
+                            if crate::vm::hook::edge_events()
+                                && self.loop_edge_event(cl.proto, pcidx!())
+                            {
+                                return self.raise_interrupt(pcidx!());
                             }
                         }
                     }
@@ -1702,10 +1703,10 @@ impl State {
                         setreg!(a + 2, v);
                         // SAFETY: the loop body start is a valid instruction.
                         ip = unsafe { ip.sub(i.bx()) };
-                        if crate::vm::hook::edge_events() {
-                            if self.loop_edge_event(cl.proto, pcidx!()) {
-                                return self.raise_interrupt(pcidx!());
-                            }
+                        if crate::vm::hook::edge_events()
+                            && self.loop_edge_event(cl.proto, pcidx!())
+                        {
+                            return self.raise_interrupt(pcidx!());
                         }
                     }
                 }
