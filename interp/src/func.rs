@@ -83,6 +83,24 @@ impl UpVal {
         }
     }
 
+    /// Where the variable's value is now: the cell of a closed upvalue, the stack slot of an
+    /// open one, or a static nil for an open one above its stack's end (as
+    /// [`Thread::stack_get`](crate::thread::Thread::stack_get) reads it). Valid until the
+    /// upvalue is written or closed or its thread's stack is resized. Lets the dispatch loop
+    /// copy the value with one 16-byte move.
+    #[inline]
+    pub fn value_ptr(&self) -> *const Value {
+        const NIL: &Value = &Value::Nil;
+        // SAFETY: as in `get`: nothing writes the cell while it is read here.
+        match unsafe { &*self.state.as_ptr() } {
+            UpState::Closed(v) => v,
+            UpState::Open { thread, index } => match thread.data().stack.get(*index) {
+                Some(v) => v,
+                None => NIL,
+            },
+        }
+    }
+
     /// Writes the variable.
     #[inline]
     pub fn set(&self, v: Value) {

@@ -184,11 +184,19 @@ impl ThreadData {
     #[inline]
     pub fn ensure_len(&mut self, len: usize) {
         if self.stack.len() < len {
-            let cap = self.stack.capacity();
-            self.stack.resize(len, Value::Nil);
-            if self.stack.capacity() != cap {
-                rua_gc::alloc_debt_add((self.stack.capacity() - cap) * 16);
-            }
+            self.grow_stack(len);
+        }
+    }
+
+    /// The growing half of [`ThreadData::ensure_len`], out of line so that the call and
+    /// return paths of the dispatch loop stay small. Not `#[cold]`: after a native call has
+    /// shrunk the stack to its arguments, the next deeper Lua call grows it again.
+    #[inline(never)]
+    fn grow_stack(&mut self, len: usize) {
+        let cap = self.stack.capacity();
+        self.stack.resize(len, Value::Nil);
+        if self.stack.capacity() != cap {
+            rua_gc::alloc_debt_add((self.stack.capacity() - cap) * 16);
         }
     }
 }

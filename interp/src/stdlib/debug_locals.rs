@@ -37,7 +37,8 @@ fn find_local(th: Gc<Thread>, idx: usize, n: i64, limit_top: usize) -> Option<(S
         return None;
     }
     let n = n as usize;
-    if let FrameKind::Lua { cl, pc, .. } = fr.kind {
+    if let FrameKind::Lua { cl, .. } = fr.kind {
+        let pc = fr.pc as usize;
         if let Some(name) = cl.proto.proto.local_name(n, pc.saturating_sub(1)) {
             return Some((name.to_string(), fr.base + n - 1));
         }

@@ -235,7 +235,12 @@ pub fn func_name_from_call(p: &Proto, pc: usize) -> Option<(&'static str, String
 /// Current line of a Lua frame.
 pub fn frame_line(f: &Frame) -> Option<u32> {
     match f.kind {
-        FrameKind::Lua { cl, pc, .. } => cl.proto.proto.lines.get(pc.saturating_sub(1)).copied(),
+        FrameKind::Lua { cl, .. } => cl
+            .proto
+            .proto
+            .lines
+            .get((f.pc as usize).saturating_sub(1))
+            .copied(),
         FrameKind::Native { .. } => None,
     }
 }
@@ -262,8 +267,8 @@ impl State {
         }
         let caller = &frames[idx - 1];
         match caller.kind {
-            FrameKind::Lua { cl, pc, .. } => {
-                func_name_from_call(&cl.proto.proto, pc.saturating_sub(1))
+            FrameKind::Lua { cl, .. } => {
+                func_name_from_call(&cl.proto.proto, (caller.pc as usize).saturating_sub(1))
             }
             FrameKind::Native { .. } => None,
         }

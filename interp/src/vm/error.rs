@@ -131,10 +131,10 @@ impl State {
         }
         let f = &frames[frames.len() - 1 - level];
         match f.kind {
-            FrameKind::Lua { cl, pc, .. } => {
+            FrameKind::Lua { cl, .. } => {
                 let p = &cl.proto.proto;
                 let id = crate::chunkid::chunk_id(&p.source);
-                match p.lines.get(pc.saturating_sub(1)) {
+                match p.lines.get((f.pc as usize).saturating_sub(1)) {
                     Some(line) => format!("{}:{}: ", id, line),
                     None if runtime => format!("{}:-1: ", id),
                     None => String::new(),
@@ -158,9 +158,10 @@ impl State {
     pub fn var_info(&self, reg: usize) -> String {
         let frames = &self.current.data().frames;
         if let Some(f) = frames.last() {
-            if let FrameKind::Lua { cl, pc, .. } = f.kind {
+            if let FrameKind::Lua { cl, .. } = f.kind {
                 let p = &cl.proto.proto;
-                if let Some((kind, name)) = super::debuginfo::obj_name(p, pc.saturating_sub(1), reg)
+                if let Some((kind, name)) =
+                    super::debuginfo::obj_name(p, (f.pc as usize).saturating_sub(1), reg)
                 {
                     return format!(" ({} '{}')", kind, name);
                 }

@@ -265,9 +265,9 @@ impl State {
         // Name the callee from the calling instruction when it is a Lua frame.
         let mut info = String::new();
         if let Some(fr) = self.current.data().frames.last() {
-            if let FrameKind::Lua { cl, pc, .. } = fr.kind {
+            if let FrameKind::Lua { cl, .. } = fr.kind {
                 let p = &cl.proto.proto;
-                let i = p.code[pc.saturating_sub(1)];
+                let i = p.code[(fr.pc as usize).saturating_sub(1)];
                 // CALL/TAILCALL name their own callee; any other instruction calling
                 // something is calling one of its metamethods.
                 let own_callee = match i.opcode() {
@@ -276,7 +276,7 @@ impl State {
                 };
                 if own_callee {
                     if let Some((kind, name)) =
-                        super::debuginfo::func_name_from_call(p, pc.saturating_sub(1))
+                        super::debuginfo::func_name_from_call(p, (fr.pc as usize).saturating_sub(1))
                     {
                         info = format!(" ({} '{}')", kind, name);
                     }
@@ -698,10 +698,11 @@ impl State {
     fn finish_op(&mut self, v: Value) -> LuaResult<()> {
         let d = self.current.data();
         let fr = d.frames.last_mut().unwrap();
-        let FrameKind::Lua { cl, pc, .. } = &mut fr.kind else {
+        let FrameKind::Lua { cl, .. } = &mut fr.kind else {
             unreachable!("finish_op on a native frame")
         };
-        let i = cl.proto.proto.code[*pc - 1];
+        let pc = &mut fr.pc;
+        let i = cl.proto.proto.code[*pc as usize - 1];
         let base = fr.base;
         use OpCode::*;
         match i.opcode().unwrap() {
@@ -779,9 +780,9 @@ impl State {
                 let d = th.data();
                 let fr = d.frames.last().unwrap();
                 match fr.kind {
-                    FrameKind::Lua { cl: c, pc: p, .. } => {
+                    FrameKind::Lua { cl: c, .. } => {
                         cl = c;
-                        pc = p;
+                        pc = fr.pc as usize;
                     }
                     _ => unreachable!("execute: top frame is not a Lua frame"),
                 }
@@ -813,10 +814,7 @@ impl State {
         macro_rules! savepc {
             () => {{
                 let pc = pcidx!();
-                if let FrameKind::Lua { pc: p, .. } = &mut th.data().frames.last_mut().unwrap().kind
-                {
-                    *p = pc;
-                }
+                th.data().frames.last_mut().unwrap().pc = pc as u32;
             }};
         }
         // `reg!` yields the register by value; `rref!` by reference, so hot paths read the tag

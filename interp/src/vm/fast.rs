@@ -44,7 +44,7 @@ impl State {
             () => {{
                 let d = self.current.data();
                 let fr = d.frames.last().unwrap();
-                let FrameKind::Lua { cl: c, pc, .. } = fr.kind else {
+                let FrameKind::Lua { cl: c, .. } = fr.kind else {
                     unreachable!("execute_fast: top frame is not a Lua frame")
                 };
                 cl = c;
@@ -52,19 +52,16 @@ impl State {
                 regs = unsafe { d.stack.as_mut_ptr().add(fr.base) };
                 code = c.proto.code;
                 // SAFETY: a saved pc is within the frame's code.
-                ip = unsafe { code.add(pc) };
+                ip = unsafe { code.add(fr.pc as usize) };
                 kst = c.proto.consts.as_ptr();
             }};
         }
         macro_rules! savepc {
             () => {{
                 // SAFETY: `ip` points into the running function's code.
-                let pc = unsafe { ip.offset_from(code) } as usize;
-                if let FrameKind::Lua { pc: p, .. } =
-                    &mut self.current.data().frames.last_mut().unwrap().kind
-                {
-                    *p = pc;
-                }
+                let pc = unsafe { ip.offset_from(code) } as u32;
+                // SAFETY: the running Lua frame is on the frame stack, so it is not empty.
+                unsafe { self.current.data().frames.last_mut().unwrap_unchecked() }.pc = pc;
             }};
         }
         // Counts a unit of an async task's fuel slice (see `vm::limits`): at loop back-edges,
@@ -222,8 +219,12 @@ impl State {
                         }
                         savepc!();
                         d.ensure_len(ntop);
-                        for k in top - f - 1..fp.num_params as usize {
-                            d.stack[func + 1 + k] = Value::Nil;
+                        // Missing parameters become nil.
+                        let np = (fp.num_params as usize).min(fp.max_stack as usize);
+                        let stack0 = d.stack.as_mut_ptr();
+                        for k in top - f - 1..np {
+                            // SAFETY: func + 1 + k < func + 1 + max_stack = ntop <= stack.len().
+                            unsafe { *stack0.add(func + 1 + k) = Value::Nil };
                         }
                         d.frames.push(Frame::lua(
                             func,
@@ -237,7 +238,7 @@ impl State {
                         ));
                         cl = ncl;
                         // SAFETY: func + 1 < ntop <= stack.len().
-                        regs = unsafe { d.stack.as_mut_ptr().add(func + 1) };
+                        regs = unsafe { stack0.add(func + 1) };
                         code = fp.code;
                         ip = code;
                         kst = fp.consts.as_ptr();
@@ -291,6 +292,57 @@ impl State {
                 }
             }};
         }
+        // A return of `$n` values from register `$a` to something other than a calling Lua
+        // frame (a continuation, a metamethod's instruction, Rust or a resumer): the general
+        // return, as the complete interpreter does it.
+        macro_rules! general_return {
+            ($a:expr, $n:expr) => {{
+                savepc!();
+                // SAFETY: `regs` points into the stack (module invariant).
+                let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
+                match self.post_call(base as usize + $a, $n)? {
+                    Flow::Continue => {
+                        if self.hook_mask != 0 {
+                            return Ok(Flow::Continue);
+                        }
+                        load!();
+                        continue;
+                    }
+                    other => return Ok(other),
+                }
+            }};
+        }
+        // The end of a `Normal` return of the running frame (thread data `$d`) whose results
+        // end at stack index `$end`: pops the frame, sets the top, makes the stack reach both
+        // `$end` and the caller's top (a native called meanwhile may have shrunk it), resumes
+        // the calling Lua frame and yields the stack's base pointer, for the caller to store
+        // the results (the returning frame's registers are still in place).
+        macro_rules! pop_to_caller {
+            ($d:expr, $end:expr) => {{
+                let d = $d;
+                let end: usize = $end;
+                // SAFETY: the frame stack is not empty (the running frame is on it).
+                unsafe { d.frames.set_len(d.frames.len() - 1) };
+                d.top = end;
+                let caller = d.frames.last().unwrap();
+                let (need, cbase, cpc) = (caller.top.max(end), caller.base, caller.pc);
+                let FrameKind::Lua { cl: c, .. } = caller.kind else {
+                    unreachable!("Normal returns go to Lua frames")
+                };
+                if d.stack.len() < need {
+                    d.ensure_len(need);
+                }
+                let stack0 = d.stack.as_mut_ptr();
+                cl = c;
+                // SAFETY: the caller's base is below its top <= stack.len().
+                regs = unsafe { stack0.add(cbase) };
+                code = c.proto.code;
+                // SAFETY: the caller's saved pc is within its code.
+                ip = unsafe { code.add(cpc as usize) };
+                kst = c.proto.consts.as_ptr();
+                stack0
+            }};
+        }
         load!();
         loop {
             // SAFETY: every path through a function ends in a RETURN, so `ip` stays in the code.
@@ -305,7 +357,8 @@ impl State {
                 std::mem::transmute::<u8, OpCode>(raw)
             };
             match op {
-                OpCode::Move => setreg!(i.a(), reg!(i.b())),
+                // SAFETY: register operands are below max_stack (module invariant).
+                OpCode::Move => unsafe { copy_value(regs.add(i.b()), regs.add(i.a())) },
                 OpCode::LoadI => setreg!(i.a(), Value::Int(i.sbx())),
                 OpCode::LoadF => setreg!(i.a(), Value::Float(i.sbx() as f64)),
                 OpCode::LoadK => setreg!(i.a(), *konst!(i.bx())),
@@ -322,7 +375,12 @@ impl State {
                         setreg!(a + j, Value::Nil);
                     }
                 }
-                OpCode::GetUpval => setreg!(i.a(), upval!(i.b()).get()),
+                OpCode::GetUpval => {
+                    let src = upval!(i.b()).value_ptr();
+                    // SAFETY: `src` is valid (nothing ran since `value_ptr`), and register
+                    // operands are below max_stack (module invariant).
+                    unsafe { copy_value(src, regs.add(i.a())) }
+                }
                 OpCode::SetUpval => upval!(i.b()).set(reg!(i.a())),
                 OpCode::GetTabUp => {
                     if let (Value::Table(tab), Value::Str(s)) =
@@ -669,29 +727,27 @@ impl State {
                     let base = unsafe { regs.offset_from(stack0) } as usize;
                     let func = base + i.a();
                     let top = if i.b() != 0 { func + i.b() } else { d.top };
-                    let fr = d.frames.last_mut().unwrap();
+                    // SAFETY: the running Lua frame is on the frame stack.
+                    let fr = unsafe { d.frames.last_mut().unwrap_unchecked() };
                     let dst = fr.func;
                     let ntop = dst + 1 + fp.max_stack as usize;
-                    if ntop >= self.limits.stack {
+                    if ntop >= self.limits.stack || top > d.stack.len() {
                         slow!()
                     }
-                    fr.base = dst + 1;
-                    fr.top = ntop;
-                    fr.kind = FrameKind::Lua {
-                        cl: ncl,
-                        pc: 0,
-                        nextra: 0,
-                    };
-                    fr.tail = true;
-                    fr.aux = 0;
+                    // The callee's activation replaces the caller's: same results, same
+                    // return mode, no hook line reported yet.
+                    *fr = Frame::lua(dst, dst + 1, ntop, fr.nresults, fr.ret, ncl, 0, true);
                     d.stack.copy_within(func..top, dst);
                     d.ensure_len(ntop);
-                    for k in top - func - 1..fp.num_params as usize {
-                        d.stack[dst + 1 + k] = Value::Nil;
+                    let np = (fp.num_params as usize).min(fp.max_stack as usize);
+                    let stack0 = d.stack.as_mut_ptr();
+                    for k in top - func - 1..np {
+                        // SAFETY: dst + 1 + k < dst + 1 + max_stack = ntop <= stack.len().
+                        unsafe { *stack0.add(dst + 1 + k) = Value::Nil };
                     }
                     cl = ncl;
                     // SAFETY: dst + 1 < ntop <= stack.len().
-                    regs = unsafe { d.stack.as_mut_ptr().add(dst + 1) };
+                    regs = unsafe { stack0.add(dst + 1) };
                     code = fp.code;
                     ip = code;
                     kst = fp.consts.as_ptr();
@@ -699,52 +755,68 @@ impl State {
                 }
                 OpCode::Return0 | OpCode::Return1 => {
                     let d = self.current.data();
-                    let fr = d.frames.last().unwrap();
+                    // SAFETY: the running Lua frame is on the frame stack.
+                    let fr = unsafe { d.frames.last().unwrap_unchecked() };
                     let n = (op == OpCode::Return1) as usize;
                     if fr.ret != RetMode::Normal {
-                        // Returns to a continuation, a metamethod's instruction, Rust or a
-                        // resumer: the general return (as the complete interpreter does it).
-                        savepc!();
-                        // SAFETY: `regs` points into the stack (module invariant).
-                        let base = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize;
-                        match self.post_call(base + i.a(), n)? {
-                            Flow::Continue => {
-                                if self.hook_mask != 0 {
-                                    return Ok(Flow::Continue);
-                                }
-                                load!();
-                                continue;
-                            }
-                            other => return Ok(other),
-                        }
+                        general_return!(i.a(), n);
                     }
                     let (dst, nresults) = (fr.func, fr.nresults);
-                    let v = reg!(i.a());
-                    // SAFETY: the frame stack is not empty (the running frame is on it).
-                    unsafe { d.frames.set_len(d.frames.len() - 1) };
+                    // SAFETY: `regs` points into the stack (module invariant).
+                    let src = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize + i.a();
                     let wanted = if nresults < 0 { n } else { nresults as usize };
-                    if n == 1 && wanted >= 1 {
-                        d.stack[dst] = v;
+                    let stack0 = pop_to_caller!(d, dst + wanted);
+                    // SAFETY: the returning frame's registers (src < its top) are still in
+                    // the stack, which `pop_to_caller!` made reach dst + wanted; dst < src.
+                    unsafe {
+                        if wanted > 0 {
+                            if n == 1 {
+                                copy_value(stack0.add(src), stack0.add(dst));
+                            } else {
+                                *stack0.add(dst) = Value::Nil;
+                            }
+                        }
+                        for k in 1..wanted {
+                            *stack0.add(dst + k) = Value::Nil;
+                        }
                     }
-                    for k in n..wanted {
-                        d.stack[dst + k] = Value::Nil;
+                }
+                OpCode::Return => {
+                    // Returns with several values (or up to top) from functions with nothing
+                    // to close, to a calling Lua frame.
+                    let (a, b) = (i.a(), i.b());
+                    let d = self.current.data();
+                    // SAFETY: the running Lua frame is on the frame stack.
+                    let fr = unsafe { d.frames.last().unwrap_unchecked() };
+                    if i.k() || (b == 0 && fr.aux != 0) {
+                        slow!()
                     }
-                    d.top = dst + wanted;
-                    let caller = d.frames.last().unwrap();
-                    let (ctop, cbase) = (caller.top, caller.base);
-                    let FrameKind::Lua { cl: c, pc, .. } = caller.kind else {
-                        unreachable!("Normal returns go to Lua frames")
+                    // SAFETY: `regs` points into the stack (module invariant).
+                    let src = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize + a;
+                    let n = if b != 0 {
+                        b - 1
+                    } else {
+                        d.top.wrapping_sub(src)
                     };
-                    if d.stack.len() < ctop {
-                        d.ensure_len(ctop);
+                    if src + n > d.stack.len() {
+                        slow!()
                     }
-                    cl = c;
-                    // SAFETY: the caller's base is below its top <= stack.len().
-                    regs = unsafe { d.stack.as_mut_ptr().add(cbase) };
-                    code = c.proto.code;
-                    // SAFETY: the caller's saved pc is within its code.
-                    ip = unsafe { code.add(pc) };
-                    kst = c.proto.consts.as_ptr();
+                    if fr.ret != RetMode::Normal {
+                        general_return!(a, n);
+                    }
+                    let (dst, nresults) = (fr.func, fr.nresults);
+                    let wanted = if nresults < 0 { n } else { nresults as usize };
+                    let stack0 = pop_to_caller!(d, dst + wanted);
+                    let copied = n.min(wanted);
+                    // SAFETY: src + n was within the stack, which only grows here, and
+                    // `pop_to_caller!` made it reach dst + wanted; the ranges may overlap
+                    // (dst < src), hence `copy`.
+                    unsafe {
+                        std::ptr::copy(stack0.add(src), stack0.add(dst), copied);
+                        for k in copied..wanted {
+                            *stack0.add(dst + k) = Value::Nil;
+                        }
+                    }
                 }
                 OpCode::ForPrep => {
                     // Integer loops with an integer limit run inline; every other case (float
@@ -826,7 +898,6 @@ impl State {
                 | OpCode::ExtraArg
                 | OpCode::LoadKX
                 | OpCode::NewTable
-                | OpCode::Return
                 | OpCode::SetList
                 | OpCode::ShlI
                 | OpCode::ShrI
@@ -956,6 +1027,18 @@ impl State {
         }
         None
     }
+}
+
+/// Copies the value at `src` to `dst` (which may be the same slot) with one 16-byte move:
+/// copying through a `Value` temporary makes the compiler move the tag and the payload
+/// separately, often through the Rust stack.
+///
+/// # Safety
+/// Both pointers must be valid for reads (`src`) and writes (`dst`) of a `Value`.
+#[inline(always)]
+unsafe fn copy_value(src: *const Value, dst: *mut Value) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ptr::copy(src, dst, 1) }
 }
 
 /// Arithmetic on two numbers, or `None` when the complete interpreter must handle it
