@@ -343,6 +343,38 @@ impl State {
                 stack0
             }};
         }
+        // RETURN0 (`$n` = 0) and RETURN1 (`$n` = 1) of instruction `$i`. Two arms rather than
+        // one testing the opcode: that test kept the opcode live across every dispatch.
+        macro_rules! return0or1 {
+            ($i:expr, $n:expr) => {{
+                let d = self.current.data();
+                // SAFETY: the running Lua frame is on the frame stack.
+                let fr = unsafe { d.frames.last().unwrap_unchecked() };
+                let n: usize = $n;
+                if fr.ret != RetMode::Normal {
+                    general_return!($i.a(), n);
+                }
+                let (dst, nresults) = (fr.func, fr.nresults);
+                // SAFETY: `regs` points into the stack (module invariant).
+                let src = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize + $i.a();
+                let wanted = if nresults < 0 { n } else { nresults as usize };
+                let stack0 = pop_to_caller!(d, dst + wanted);
+                // SAFETY: the returning frame's registers (src < its top) are still in
+                // the stack, which `pop_to_caller!` made reach dst + wanted; dst < src.
+                unsafe {
+                    if wanted > 0 {
+                        if n == 1 {
+                            copy_value(stack0.add(src), stack0.add(dst));
+                        } else {
+                            *stack0.add(dst) = Value::Nil;
+                        }
+                    }
+                    for k in 1..wanted {
+                        *stack0.add(dst + k) = Value::Nil;
+                    }
+                }
+            }};
+        }
         load!();
         loop {
             // SAFETY: every path through a function ends in a RETURN, so `ip` stays in the code.
@@ -753,34 +785,8 @@ impl State {
                     kst = fp.consts.as_ptr();
                     fuel_tick!();
                 }
-                OpCode::Return0 | OpCode::Return1 => {
-                    let d = self.current.data();
-                    // SAFETY: the running Lua frame is on the frame stack.
-                    let fr = unsafe { d.frames.last().unwrap_unchecked() };
-                    let n = (op == OpCode::Return1) as usize;
-                    if fr.ret != RetMode::Normal {
-                        general_return!(i.a(), n);
-                    }
-                    let (dst, nresults) = (fr.func, fr.nresults);
-                    // SAFETY: `regs` points into the stack (module invariant).
-                    let src = unsafe { regs.offset_from(d.stack.as_ptr()) } as usize + i.a();
-                    let wanted = if nresults < 0 { n } else { nresults as usize };
-                    let stack0 = pop_to_caller!(d, dst + wanted);
-                    // SAFETY: the returning frame's registers (src < its top) are still in
-                    // the stack, which `pop_to_caller!` made reach dst + wanted; dst < src.
-                    unsafe {
-                        if wanted > 0 {
-                            if n == 1 {
-                                copy_value(stack0.add(src), stack0.add(dst));
-                            } else {
-                                *stack0.add(dst) = Value::Nil;
-                            }
-                        }
-                        for k in 1..wanted {
-                            *stack0.add(dst + k) = Value::Nil;
-                        }
-                    }
-                }
+                OpCode::Return0 => return0or1!(i, 0),
+                OpCode::Return1 => return0or1!(i, 1),
                 OpCode::Return => {
                     // Returns with several values (or up to top) from functions with nothing
                     // to close, to a calling Lua frame.
