@@ -375,6 +375,101 @@ impl State {
                 }
             }};
         }
+        // SETTABUP, SETFIELD, SETI and SETTABLE (`$op`, a constant): one arm per opcode, as
+        // an arm testing the opcode would keep it live across every dispatch.
+        macro_rules! set_table {
+            ($i:ident, $op:expr) => {{
+                let i = $i;
+                let op: OpCode = $op;
+                // Both operands are read before anything else, so that the compiler, merging
+                // the common rest of the four arms, does not branch on the opcode there. Only
+                // the table pointer is taken out: merging the two sources as values made the
+                // compiler move them in pieces (see `Table::get_str_ref`).
+                let t = if op == OpCode::SetTabUp {
+                    match upval!(i.a()).get_ref() {
+                        Value::Table(t) => Some(*t),
+                        _ => None,
+                    }
+                } else {
+                    match rref!(i.a()) {
+                        Value::Table(t) => Some(*t),
+                        _ => None,
+                    }
+                };
+                let key = match op {
+                    OpCode::SetI => Value::Int(i.b() as i64),
+                    OpCode::SetTable => reg!(i.b()),
+                    _ => *konst!(i.b()),
+                };
+                if let Some(tab) = t {
+                    // A raw store is right when there is no `__newindex` to consult: no
+                    // metatable, the key already present, or a metatable without it.
+                    if matches!(key, Value::Str(_) | Value::Int(_))
+                        && match tab.metatable() {
+                            None => true,
+                            Some(mt) => {
+                                !tab.get(key).is_nil()
+                                    || self.tm_from_meta(mt, Tm::NewIndex).is_nil()
+                            }
+                        }
+                    {
+                        let v = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
+                        match key {
+                            Value::Int(n) => tab.set_int(n, v),
+                            Value::Str(s) => tab.set_str(s, v),
+                            _ => unreachable!(),
+                        }
+                        continue;
+                    }
+                }
+                slow!()
+            }};
+        }
+        // BAND, BOR, BXOR, SHL and SHR (`$op`, a constant) on registers.
+        macro_rules! bitwise {
+            ($i:ident, $op:expr) => {{
+                let i = $i;
+                let op: OpCode = $op;
+                match (rref!(i.b()), rref!(i.c())) {
+                    (Value::Int(p), Value::Int(q)) => {
+                        let r = match op {
+                            OpCode::BAnd => p & q,
+                            OpCode::BOr => p | q,
+                            OpCode::BXor => p ^ q,
+                            OpCode::Shl => shift_left(*p, *q),
+                            _ => shift_left(*p, q.wrapping_neg()),
+                        };
+                        setreg!(i.a(), Value::Int(r));
+                    }
+                    _ => slow!(),
+                }
+            }};
+        }
+        // LT (`$le` false) and LE (`$le` true) on registers.
+        macro_rules! less {
+            ($i:ident, $le:expr) => {{
+                let i = $i;
+                let le: bool = $le;
+                let r = match (rref!(i.a()), rref!(i.b())) {
+                    (Value::Int(p), Value::Int(q)) => {
+                        if le {
+                            p <= q
+                        } else {
+                            p < q
+                        }
+                    }
+                    (Value::Float(p), Value::Float(q)) => {
+                        if le {
+                            p <= q
+                        } else {
+                            p < q
+                        }
+                    }
+                    _ => slow!(),
+                };
+                jump_if!(r, i.k());
+            }};
+        }
         load!();
         loop {
             // SAFETY: every path through a function ends in a RETURN, so `ip` stays in the code.
@@ -503,48 +598,10 @@ impl State {
                     }
                     slow!()
                 }
-                OpCode::SetField | OpCode::SetI | OpCode::SetTable | OpCode::SetTabUp => {
-                    // (Only the table pointer is taken out: merging the two sources as
-                    // values made the compiler move them in pieces; see `Table::get_str_ref`.)
-                    let t = if op == OpCode::SetTabUp {
-                        match upval!(i.a()).get_ref() {
-                            Value::Table(t) => Some(*t),
-                            _ => None,
-                        }
-                    } else {
-                        match rref!(i.a()) {
-                            Value::Table(t) => Some(*t),
-                            _ => None,
-                        }
-                    };
-                    if let Some(tab) = t {
-                        let key = match op {
-                            OpCode::SetI => Value::Int(i.b() as i64),
-                            OpCode::SetTable => reg!(i.b()),
-                            _ => *konst!(i.b()),
-                        };
-                        // A raw store is right when there is no `__newindex` to consult: no
-                        // metatable, the key already present, or a metatable without it.
-                        if matches!(key, Value::Str(_) | Value::Int(_))
-                            && match tab.metatable() {
-                                None => true,
-                                Some(mt) => {
-                                    !tab.get(key).is_nil()
-                                        || self.tm_from_meta(mt, Tm::NewIndex).is_nil()
-                                }
-                            }
-                        {
-                            let v = if i.k() { *konst!(i.c()) } else { reg!(i.c()) };
-                            match key {
-                                Value::Int(n) => tab.set_int(n, v),
-                                Value::Str(s) => tab.set_str(s, v),
-                                _ => unreachable!(),
-                            }
-                            continue;
-                        }
-                    }
-                    slow!()
-                }
+                OpCode::SetTabUp => set_table!(i, OpCode::SetTabUp),
+                OpCode::SetField => set_table!(i, OpCode::SetField),
+                OpCode::SetI => set_table!(i, OpCode::SetI),
+                OpCode::SetTable => set_table!(i, OpCode::SetTable),
                 OpCode::AddI => match rref!(i.b()) {
                     Value::Int(x) => setreg!(i.a(), Value::Int(x.wrapping_add(i.sc()))),
                     Value::Float(x) => setreg!(i.a(), Value::Float(x + i.sc() as f64)),
@@ -564,21 +621,11 @@ impl State {
                 OpCode::Mod => arith_r!(i, ArOp::Mod),
                 OpCode::IDiv => arith_r!(i, ArOp::IDiv),
                 OpCode::Pow => arith_r!(i, ArOp::Pow),
-                OpCode::BAnd | OpCode::BOr | OpCode::BXor | OpCode::Shl | OpCode::Shr => {
-                    match (rref!(i.b()), rref!(i.c())) {
-                        (Value::Int(p), Value::Int(q)) => {
-                            let r = match op {
-                                OpCode::BAnd => p & q,
-                                OpCode::BOr => p | q,
-                                OpCode::BXor => p ^ q,
-                                OpCode::Shl => shift_left(*p, *q),
-                                _ => shift_left(*p, q.wrapping_neg()),
-                            };
-                            setreg!(i.a(), Value::Int(r));
-                        }
-                        _ => slow!(),
-                    }
-                }
+                OpCode::BAnd => bitwise!(i, OpCode::BAnd),
+                OpCode::BOr => bitwise!(i, OpCode::BOr),
+                OpCode::BXor => bitwise!(i, OpCode::BXor),
+                OpCode::Shl => bitwise!(i, OpCode::Shl),
+                OpCode::Shr => bitwise!(i, OpCode::Shr),
                 OpCode::Unm => match rref!(i.b()) {
                     Value::Int(x) => setreg!(i.a(), Value::Int(x.wrapping_neg())),
                     Value::Float(x) => setreg!(i.a(), Value::Float(-x)),
@@ -609,27 +656,8 @@ impl State {
                     };
                     jump_if!(r, i.k());
                 }
-                OpCode::Lt | OpCode::Le => {
-                    let le = op == OpCode::Le;
-                    let r = match (rref!(i.a()), rref!(i.b())) {
-                        (Value::Int(p), Value::Int(q)) => {
-                            if le {
-                                p <= q
-                            } else {
-                                p < q
-                            }
-                        }
-                        (Value::Float(p), Value::Float(q)) => {
-                            if le {
-                                p <= q
-                            } else {
-                                p < q
-                            }
-                        }
-                        _ => slow!(),
-                    };
-                    jump_if!(r, i.k());
-                }
+                OpCode::Lt => less!(i, false),
+                OpCode::Le => less!(i, true),
                 OpCode::EqK => {
                     let r = rref!(i.a()).raw_eq(konst!(i.b()));
                     jump_if!(r, i.k());
