@@ -96,3 +96,50 @@ print(select("#", sum_multi(100)), (sum_multi(3)))
 local function bad(x) return x.field end
 local ok, msg = pcall(function() local v = three() return bad(nil) end)
 print(ok, msg)
+
+-- Returns and tail calls of functions whose locals are captured (their open upvalues are
+-- closed on the way out) or that have pending to-be-closed variables.
+local function counter(start)
+  local c = start
+  local function inc(d) c = c + d; return c end
+  local function get() return c end
+  return inc, get
+end
+local inc1, get1 = counter(10)
+local inc2, get2 = counter(100)
+inc1(1); inc2(5); inc1(2)
+print(get1(), get2(), inc1(0), inc2(0))
+local function capture_then_tail(x)
+  local y = x * 2
+  local f = function() return y end
+  return pass(f, y)
+end
+local f1, y1 = capture_then_tail(21)
+print(f1(), y1)
+local function capture_many(...)
+  local n = select("#", ...)
+  local g = function() return n end
+  return g, ...
+end
+local g1, m1, m2 = capture_many("p", "q")
+print(g1(), m1, m2)
+local closed = {}
+local function with_tbc(tag)
+  local x <close> = setmetatable({}, {__close = function() closed[#closed + 1] = tag end})
+  local h = function() return tag end
+  return h, tag .. "!"
+end
+local h1, t1 = with_tbc("a")
+print(h1(), t1, table.concat(closed, ","))
+local function tbc_tail(tag)
+  local x <close> = setmetatable({}, {__close = function() closed[#closed + 1] = tag end})
+  return pass(tag, #closed)
+end
+print(tbc_tail("b"))
+print(table.concat(closed, ","))
+local loops = {}
+for i = 1, 3 do
+  local function mk() local v = i * 10 return function() return v end, v end
+  loops[i] = mk()
+end
+print(loops[1](), loops[2](), loops[3]())

@@ -19,6 +19,7 @@
 use crate::func::{LuaClosure, NativeClosure, NativeCode};
 use crate::opcode::{Instr, OpCode};
 use crate::table::Table;
+use crate::thread::ThreadData;
 use crate::value::Value;
 use crate::vm::exec::Flow;
 use crate::vm::frame::{Frame, FrameKind, RetMode};
@@ -26,6 +27,7 @@ use crate::vm::meta::{float_arith, int_idiv, int_mod, shift_left, ArOp};
 use crate::vm::native::{Action, Ctx};
 use crate::vm::{LuaResult, State, Tm};
 use rua_gc::Gc;
+use std::mem::MaybeUninit;
 
 impl State {
     /// Runs the current thread's top Lua frame until something needs the outer run loop (see
@@ -470,6 +472,15 @@ impl State {
                 jump_if!(r, i.k());
             }};
         }
+        // Whether the `k` bit of RETURN or TAILCALL (instruction `$i`) leaves a `__close`
+        // handler to call for the running frame (registers from stack index `$base`, thread
+        // data `$d`): that is the slow path's work. Otherwise the fast path closes the open
+        // upvalues itself (`ThreadData::close_upvals`).
+        macro_rules! tbc_pending {
+            ($i:expr, $d:expr, $base:expr) => {
+                $i.k() && $d.tbc.last().is_some_and(|&slot| slot >= $base)
+            };
+        }
         load!();
         loop {
             // SAFETY: every path through a function ends in a RETURN, so `ip` stays in the code.
@@ -769,11 +780,8 @@ impl State {
                     }
                 }
                 OpCode::TailCall => {
-                    // Tail calls of fixed-parameter Lua functions with nothing to close reuse
-                    // the frame here.
-                    if i.k() {
-                        slow!()
-                    }
+                    // Tail calls of fixed-parameter Lua functions with no pending `__close`
+                    // reuse the frame here.
                     let Value::LuaFn(ncl) = *rref!(i.a()) else {
                         slow!()
                     };
@@ -788,15 +796,30 @@ impl State {
                     let func = base + i.a();
                     let top = if i.b() != 0 { func + i.b() } else { d.top };
                     // SAFETY: the running Lua frame is on the frame stack.
-                    let fr = unsafe { d.frames.last_mut().unwrap_unchecked() };
+                    let fr = unsafe { d.frames.last().unwrap_unchecked() };
                     let dst = fr.func;
                     let ntop = dst + 1 + fp.max_stack as usize;
-                    if ntop >= self.limits.stack || top > d.stack.len() {
+                    if ntop >= self.limits.stack
+                        || top <= func
+                        || top > d.stack.len()
+                        || tbc_pending!(i, d, base)
+                    {
                         slow!()
                     }
-                    // The callee's activation replaces the caller's: same results, same
-                    // return mode, no hook line reported yet.
-                    *fr = Frame::lua(dst, dst + 1, ntop, fr.nresults, fr.ret, ncl, 0, true);
+                    if i.k() {
+                        close_upvals_from(d, base);
+                    }
+                    // The callee's activation replaces the caller's (same `func`, results
+                    // and return mode), field by field: fewer stores than a whole new frame.
+                    // SAFETY: the running Lua frame is on the frame stack.
+                    let fr = unsafe { d.frames.last_mut().unwrap_unchecked() };
+                    fr.base = dst + 1;
+                    fr.top = ntop;
+                    fr.kind = FrameKind::Lua { cl: ncl, nextra: 0 };
+                    fr.pc = 0;
+                    fr.aux = 0;
+                    fr.tail = true;
+                    fr.hook_line = 0;
                     d.stack.copy_within(func..top, dst);
                     d.ensure_len(ntop);
                     let np = (fp.num_params as usize).min(fp.max_stack as usize);
@@ -1063,16 +1086,37 @@ impl State {
     }
 }
 
-/// Copies the value at `src` to `dst` (which may be the same slot) with one 16-byte move:
-/// copying through a `Value` temporary makes the compiler move the tag and the payload
-/// separately, often through the Rust stack.
+/// Closes the open upvalues of `d` from stack index `base` up, out of line: inlined into the
+/// dispatch loop, its loop made the register allocator shuffle the loop state around
+/// unrelated instructions.
+#[inline(never)]
+fn close_upvals_from(d: &mut ThreadData, base: usize) {
+    d.close_upvals(base);
+}
+
+/// Copies the value at `src` to `dst` (which may be the same slot) as its tag byte and its
+/// 8-byte payload: the way instructions store values (a byte and a word), so the loads here
+/// are served from those stores when the value was just written (a 16-byte load spanning
+/// two smaller stores cannot be forwarded and stalls). Copying through a `Value` temporary
+/// instead makes the compiler move bytes 1..16 as two overlapping words, often through the
+/// Rust stack.
 ///
 /// # Safety
-/// Both pointers must be valid for reads (`src`) and writes (`dst`) of a `Value`.
+/// `src` must be valid for reads of an initialised `Value` and `dst` for writes of one.
 #[inline(always)]
 unsafe fn copy_value(src: *const Value, dst: *mut Value) {
-    // SAFETY: guaranteed by the caller.
-    unsafe { std::ptr::copy(src, dst, 1) }
+    // `Value` is `repr(C, u8)`: the tag is byte 0 and every payload lies within bytes 8..16
+    // (the union of the variants' fields is 8-aligned); bytes 1..8 are padding.
+    const _: () = assert!(std::mem::size_of::<Value>() == 16);
+    // SAFETY: guaranteed by the caller; the payload word may be partly uninitialised (nil,
+    // booleans), which `MaybeUninit` carries over unchanged, and the tag byte with the same
+    // payload bytes makes the same valid value at `dst`.
+    unsafe {
+        let tag = src.cast::<u8>().read();
+        let payload = src.cast::<MaybeUninit<u64>>().add(1).read();
+        dst.cast::<u8>().write(tag);
+        dst.cast::<MaybeUninit<u64>>().add(1).write(payload);
+    }
 }
 
 /// Arithmetic on two numbers, or `None` when the complete interpreter must handle it
