@@ -1358,11 +1358,22 @@ impl State {
                 }
                 OpCode::Concat => {
                     savepc!();
+                    let depth = th.data().frames.len();
                     let f = self.concat(a, i.b(), base)?;
                     match f {
                         Flow::Continue => {
+                            // A Lua `__concat` handler now runs in a frame of its own (or a
+                            // coroutine switch happened): that code reaches safepoints of its
+                            // own, and this frame's operands must stay live under it. Otherwise
+                            // the concatenation is complete (result in `a`), or a native
+                            // handler returned and `aux` operands from `a` wait to be joined.
+                            let here =
+                                Gc::ptr_eq(self.current, th) && th.data().frames.len() == depth;
+                            let pending = th.data().frames.last().unwrap().aux;
                             reload!();
-                            gc_check!(base + a + 1);
+                            if here {
+                                gc_check!(base + a + pending.max(1));
+                            }
                         }
                         other => return Ok(other),
                     }
