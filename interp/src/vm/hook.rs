@@ -126,12 +126,10 @@ impl crate::vm::State {
     #[cold]
     #[inline(never)]
     pub(crate) fn raise_interrupt<T>(&mut self, pc: usize) -> crate::vm::LuaResult<T> {
-        if let Some(crate::vm::frame::Frame {
-            kind: crate::vm::frame::FrameKind::Lua { pc: saved, .. },
-            ..
-        }) = self.current.data().frames.last_mut()
-        {
-            *saved = pc;
+        if let Some(f) = self.current.data().frames.last_mut() {
+            if f.is_lua() {
+                f.pc = pc as u32;
+            }
         }
         Err(self.rt_error("interrupted!"))
     }
