@@ -23,10 +23,10 @@ static GLOBAL: cli_alloc::CliAlloc = cli_alloc::CliAlloc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The version banner. It ends with the copyright line of the Lua language, as `lua -v`
-/// does (scripts look for it).
+/// The version banner. Like `lua -v` it ends by naming where the Lua language comes from,
+/// "PUC-Rio" (scripts, such as the official suite's main.lua, look for it).
 const VERSION: &str =
-    "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust); Lua: Copyright (C) 1994-2025 Lua.org, PUC-Rio";
+    "Lua 5.4 (Rua 0.1, a Lua 5.4 runtime in Rust); the Lua language is by Lua.org at PUC-Rio";
 
 fn usage(progname: &str, badopt: &str) {
     if let Some(opt) = badopt.strip_prefix("-").filter(|o| *o == "e" || *o == "l") {
