@@ -60,6 +60,24 @@ impl State {
         nresults: i32,
         mode: RetMode,
     ) -> LuaResult<Vec<Value>> {
+        let (func, n) = self.nested_run(f, args, nresults, mode)?;
+        let d = self.current.data();
+        let res = d.stack[func..func + n].to_vec();
+        d.stack.truncate(func);
+        Ok(res)
+    }
+
+    /// Calls `f` with `args` in a nested run (no yields across it, C-stack depth counted) and
+    /// leaves its `n` results at `stack[func..func + n]` of the current thread, returning
+    /// `(func, n)`: the caller takes what it needs and truncates the stack to `func`.
+    #[inline]
+    pub(crate) fn nested_run(
+        &mut self,
+        f: Value,
+        args: &[Value],
+        nresults: i32,
+        mode: RetMode,
+    ) -> LuaResult<(usize, usize)> {
         if self.c_depth >= MAX_C_DEPTH {
             return Err(self.rt_error("C stack overflow"));
         }
@@ -85,11 +103,7 @@ impl State {
         th.data().nny -= 1;
         self.c_depth -= 1;
         th.data().top = saved_top;
-        let n = r?;
-        let d = th.data();
-        let res = d.stack[func..func + n].to_vec();
-        d.stack.truncate(func);
-        Ok(res)
+        Ok((func, r?))
     }
 
     /// Calls the function at `stack[func]` with the values above it as arguments, running to

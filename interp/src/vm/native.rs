@@ -12,6 +12,7 @@ use crate::string::LuaStr;
 use crate::table::Table;
 use crate::thread::Thread;
 use crate::value::Value;
+use crate::vm::frame::RetMode;
 use crate::vm::{LuaError, LuaResult, State};
 use rua_gc::Gc;
 use std::future::Future;
@@ -386,28 +387,8 @@ impl<'a> Ctx<'a> {
     /// that call a function many times: `table.sort`'s comparator, `string.gsub`'s replacement
     /// function).
     pub fn call1(&mut self, f: Value, args: &[Value]) -> LuaResult<Value> {
-        let st = &mut *self.st;
-        if st.c_depth >= crate::vm::MAX_C_DEPTH {
-            return Err(st.rt_error("C stack overflow"));
-        }
-        let th = st.current;
-        let func = {
-            let d = th.data();
-            let func = d.stack.len();
-            d.stack.push(f);
-            d.stack.extend_from_slice(args);
-            func
-        };
-        st.c_depth += 1;
-        th.data().nny += 1;
-        // As in `call_value`: the interrupted code's `top` is kept.
-        let saved_top = th.data().top;
-        let r = st.call_at(func, 1);
-        th.data().nny -= 1;
-        st.c_depth -= 1;
-        th.data().top = saved_top;
-        let n = r?;
-        let d = th.data();
+        let (func, n) = self.st.nested_run(f, args, 1, RetMode::Base)?;
+        let d = self.st.current.data();
         let v = if n > 0 { d.stack[func] } else { Value::Nil };
         d.stack.truncate(func);
         Ok(v)
