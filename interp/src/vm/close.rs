@@ -21,13 +21,28 @@ impl State {
     pub(crate) fn close_next(&mut self, level: usize, keep: usize) -> LuaResult<Option<Flow>> {
         let th = self.current;
         th.data().close_upvals(level);
-        let slot = match th.data().tbc.last() {
+        let Some((tm, v)) = self.pop_tbc(level)? else {
+            return Ok(None);
+        };
+        let d = th.data();
+        let func = d.stack.len().max(keep);
+        d.ensure_len(func);
+        d.stack.extend_from_slice(&[tm, v, Value::Nil]);
+        self.precall(func, 0, RetMode::FinishOp, false).map(Some)
+    }
+
+    /// Takes the innermost pending to-be-closed variable of the current thread at stack index
+    /// `>= level` off its list and returns its `__close` handler and value (`None` when there
+    /// is none at that level); a handler that cannot be called is an error.
+    pub(crate) fn pop_tbc(&mut self, level: usize) -> LuaResult<Option<(Value, Value)>> {
+        let d = self.current.data();
+        let slot = match d.tbc.last() {
             Some(&slot) if slot >= level => slot,
             _ => return Ok(None),
         };
-        th.data().tbc.pop();
+        d.tbc.pop();
         // (A binary chunk's call may have truncated the stack below the slot.)
-        let v = th.data().stack.get(slot).copied().unwrap_or(Value::Nil);
+        let v = d.stack.get(slot).copied().unwrap_or(Value::Nil);
         let tm = self.get_tm(v, Tm::Close);
         if !self.is_callable(tm) {
             let t = self.type_name_for_msg(tm);
@@ -36,11 +51,7 @@ impl State {
                 t
             )));
         }
-        let d = th.data();
-        let func = d.stack.len().max(keep);
-        d.ensure_len(func);
-        d.stack.extend_from_slice(&[tm, v, Value::Nil]);
-        self.precall(func, 0, RetMode::FinishOp, false).map(Some)
+        Ok(Some((tm, v)))
     }
 }
 

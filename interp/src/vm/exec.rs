@@ -1910,23 +1910,8 @@ impl State {
     #[cold]
     #[inline(never)]
     fn close_level(&mut self, level: usize) -> LuaResult<()> {
-        let th = self.current;
-        th.data().close_upvals(level);
-        while let Some(&slot) = th.data().tbc.last() {
-            if slot < level {
-                break;
-            }
-            th.data().tbc.pop();
-            // (A binary chunk's call may have truncated the stack below the slot.)
-            let v = th.data().stack.get(slot).copied().unwrap_or(Value::Nil);
-            let tm = self.get_tm(v, Tm::Close);
-            if !self.is_callable(tm) {
-                let t = self.type_name_for_msg(tm);
-                return Err(self.rt_error(&format!(
-                    "attempt to call a {} value (metamethod 'close')",
-                    t
-                )));
-            }
+        self.current.data().close_upvals(level);
+        while let Some((tm, v)) = self.pop_tbc(level)? {
             self.call_value(tm, &[v, Value::Nil], 0)?;
         }
         Ok(())
