@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::lua_with_sleep;
+use common::{lua_with_sleep, set_wait_forever};
 
 #[tokio::test(flavor = "current_thread")]
 async fn await_in_plain_code_and_pcall() {
@@ -327,13 +327,7 @@ async fn instruction_limit_still_applies_to_async_calls() {
 #[tokio::test(flavor = "current_thread")]
 async fn cancelling_a_call_runs_close_handlers_and_closes_upvalues() {
     let lua = lua_with_sleep();
-    let wait_forever = lua
-        .create_async_function(|_, ()| async move {
-            std::future::pending::<()>().await;
-            Ok(())
-        })
-        .unwrap();
-    lua.globals().set("wait_forever", wait_forever).unwrap();
+    set_wait_forever(&lua);
     let f: Function = lua
         .load(
             r#"
@@ -539,13 +533,7 @@ async fn close_errors_during_cancellation_reach_the_handler() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
     lua.set_cancel_error_handler(move |e| sink.lock().unwrap().push(e.to_string()));
-    let wait_forever = lua
-        .create_async_function(|_, ()| async move {
-            std::future::pending::<()>().await;
-            Ok(())
-        })
-        .unwrap();
-    lua.globals().set("wait_forever", wait_forever).unwrap();
+    set_wait_forever(&lua);
     // Two threads of one task (a coroutine awaiting inside), each with failing handlers: the
     // last error of each thread is reported, innermost first; a handler that succeeds
     // reports nothing.

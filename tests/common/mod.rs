@@ -16,3 +16,16 @@ pub fn lua_with_sleep() -> Lua {
     lua.globals().set("sleep", sleep).unwrap();
     lua
 }
+
+/// Installs a global async `wait_forever()` whose future never completes (for cancellation
+/// tests: only dropping the call ends it).
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn set_wait_forever(lua: &Lua) {
+    let wait_forever = lua
+        .create_async_function(|_, ()| async move {
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .unwrap();
+    lua.globals().set("wait_forever", wait_forever).unwrap();
+}
