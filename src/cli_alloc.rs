@@ -13,7 +13,10 @@
 //! glibc's `malloc` does above its mmap threshold, which PUC Lua relies on.
 //!
 //! Whether a block is big is decided by its layout alone (size and alignment), which Rust
-//! passes to `dealloc` and `realloc` too, so no per-block bookkeeping is needed.
+//! passes to `dealloc` and `realloc` too, so no per-block bookkeeping is needed. Mappings of
+//! 4 MiB and more use transparent huge pages ([`advise_huge`]), and mimalloc reserves its
+//! arenas in 64 MiB steps ([`configure`]): both choices are about the command's footprint
+//! and page faults, measured in docs/PERFORMANCE.md.
 
 use std::alloc::{GlobalAlloc, Layout};
 
