@@ -29,7 +29,7 @@ use crate::func::{
     FastFn, FnProto, LuaClosure, NativeClosure, NativeCode, NativeFn, UpState, UpVal,
 };
 use crate::proto::{Constant, Proto};
-use crate::string::{Interner, LuaStr};
+use crate::string::{Interner, LuaStr, StrExt};
 use crate::table::Table;
 use crate::thread::Thread;
 use crate::value::Value;
