@@ -35,7 +35,8 @@
 //! their heap); entries carry their heap's id in the object header, so several heaps on one
 //! thread each take only their own entries.
 
-use crate::ptr::{free, new_box, new_tail_box, Erased, Gc, InlineTail, Trace};
+use crate::ptr::{free, new_box, new_tail_box, try_new_tail_box_with};
+use crate::ptr::{Erased, Gc, InlineTail, Trace};
 use crate::ptr::{MARKED, ROUND2, TOUCHED};
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
@@ -185,6 +186,19 @@ impl Heap {
         let (ptr, erased, size) = new_tail_box(self.id, value, tail);
         self.adopt::<T>(erased, size);
         Gc { ptr }
+    }
+
+    /// Like [`Heap::alloc_tail`], for a tail of `value.tail_len()` bytes written in place by
+    /// `fill` (they start zeroed), without a buffer to copy from. `None` if the allocator
+    /// failed.
+    pub fn try_alloc_tail_with<T: InlineTail + 'static>(
+        &mut self,
+        value: T,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Option<Gc<T>> {
+        let (ptr, erased, size) = try_new_tail_box_with(self.id, value, fill)?;
+        self.adopt::<T>(erased, size);
+        Some(Gc { ptr })
     }
 
     /// Accounts for a new object of `size` bytes and lists it as young.
@@ -734,8 +748,15 @@ mod tests {
         assert_eq!(kept.as_bytes(), b"hello");
         assert_eq!(dead.as_bytes(), &big[..]);
         assert!(empty.as_bytes().is_empty());
+        let filled = heap
+            .try_alloc_tail_with(Bytes { len: 3 }, |b| {
+                assert_eq!(b, [0, 0, 0]);
+                b.copy_from_slice(b"abc");
+            })
+            .unwrap();
+        assert_eq!(filled.as_bytes(), b"abc");
         // A 16-byte box (header and `len`) plus the tail, rounded up to the alignment.
-        assert_eq!(heap.bytes(), 24 + 1016 + 16);
+        assert_eq!(heap.bytes(), 24 + 1016 + 16 + 24);
         heap.start_minor();
         heap.tracer().mark(kept);
         heap.propagate();

@@ -175,30 +175,65 @@ pub(crate) fn new_box<T: Trace + 'static>(heap: u32, value: T) -> NewBox<T> {
     (ptr, ptr, size)
 }
 
-/// Allocates a box holding `value` followed by a copy of `tail`.
-pub(crate) fn new_tail_box<T: InlineTail + 'static>(heap: u32, value: T, tail: &[u8]) -> NewBox<T> {
+/// Allocates a box for `value` with room for its tail (zeroed if `zeroed`) and moves the value
+/// in; returns the new object and the address of its tail, or `None` if the allocator failed.
+fn tail_box_raw<T: InlineTail + 'static>(
+    heap: u32,
+    value: T,
+    zeroed: bool,
+) -> Option<(NewBox<T>, *mut u8)> {
     let header = Header {
         flags: Cell::new(0),
         tail: true,
         heap,
     };
-    assert_eq!(value.tail_len(), tail.len(), "tail length mismatch");
-    let layout = tail_layout::<T>(tail.len());
+    let layout = tail_layout::<T>(value.tail_len());
     let size = layout.size() + value.extra_size();
     // SAFETY: the layout has a non-zero size (it holds at least the header).
-    let raw = unsafe { std::alloc::alloc(layout) }.cast::<GcBox<T>>();
-    let Some(ptr) = NonNull::new(raw) else {
+    let raw = unsafe {
+        if zeroed {
+            std::alloc::alloc_zeroed(layout)
+        } else {
+            std::alloc::alloc(layout)
+        }
+    };
+    let raw = raw.cast::<GcBox<T>>();
+    let ptr = NonNull::new(raw)?;
+    // SAFETY: `raw` is a fresh allocation of `layout`, which holds a `GcBox<T>` at offset 0
+    // (suitably aligned) and the tail at offset `size_of::<GcBox<T>>()`.
+    let tail = unsafe {
+        raw.write(GcBox { header, value });
+        raw.cast::<u8>().add(std::mem::size_of::<GcBox<T>>())
+    };
+    Some(((ptr, ptr.cast::<TailBox<T>>(), size), tail))
+}
+
+/// Allocates a box holding `value` followed by a copy of `tail`.
+pub(crate) fn new_tail_box<T: InlineTail + 'static>(heap: u32, value: T, tail: &[u8]) -> NewBox<T> {
+    assert_eq!(value.tail_len(), tail.len(), "tail length mismatch");
+    let layout = tail_layout::<T>(tail.len());
+    let Some((new, dst)) = tail_box_raw(heap, value, false) else {
         std::alloc::handle_alloc_error(layout)
     };
-    // SAFETY: `raw` is a fresh allocation of `layout`, which holds a `GcBox<T>` at offset 0
-    // (suitably aligned) and `tail.len()` bytes at offset `size_of::<GcBox<T>>()`; `tail`
-    // cannot overlap a fresh allocation.
-    unsafe {
-        raw.write(GcBox { header, value });
-        let dst = raw.cast::<u8>().add(std::mem::size_of::<GcBox<T>>());
-        std::ptr::copy_nonoverlapping(tail.as_ptr(), dst, tail.len());
-    }
-    (ptr, ptr.cast::<TailBox<T>>(), size)
+    // SAFETY: `dst` is the start of the fresh object's `tail.len()`-byte tail, which `tail`
+    // cannot overlap.
+    unsafe { std::ptr::copy_nonoverlapping(tail.as_ptr(), dst, tail.len()) };
+    new
+}
+
+/// Allocates a box holding `value` followed by `value.tail_len()` bytes that `fill` writes
+/// (they start zeroed); `None` if the allocator failed. If `fill` panics the object leaks.
+pub(crate) fn try_new_tail_box_with<T: InlineTail + 'static>(
+    heap: u32,
+    value: T,
+    fill: impl FnOnce(&mut [u8]),
+) -> Option<NewBox<T>> {
+    let len = value.tail_len();
+    let (new, dst) = tail_box_raw(heap, value, true)?;
+    // SAFETY: `dst` is the start of the fresh object's `len`-byte tail, initialised (zeroed)
+    // and reachable by no one else until the object is returned.
+    fill(unsafe { std::slice::from_raw_parts_mut(dst, len) });
+    Some(new)
 }
 
 /// Drops and deallocates an object made by [`new_box`] or [`new_tail_box`]; returns its

@@ -29,8 +29,9 @@ impl Trace for LuaStr {
     fn trace(&self, _t: &mut Tracer) {}
 }
 
-// SAFETY: `LuaStr`s are created only by `alloc_str`, which allocates them with `alloc_tail` and
-// a tail of exactly `len` bytes; `len` is private and never changes.
+// SAFETY: `LuaStr`s are created only by `alloc_str` and `Interner::try_build`, which allocate
+// them with `alloc_tail`/`try_alloc_tail_with` and a tail of exactly `len` bytes; `len` is
+// private and never changes.
 unsafe impl InlineTail for LuaStr {
     #[inline]
     fn tail_len(&self) -> usize {
@@ -163,6 +164,27 @@ impl Interner {
         self.intern(heap, &bytes)
     }
 
+    /// The string of `len` bytes that `fill` writes (into zeroed bytes): a long string is
+    /// written in place, in its own allocation, with no buffer to copy from. `None` if the
+    /// allocator failed.
+    pub fn try_build(
+        &mut self,
+        heap: &mut Heap,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Option<Gc<LuaStr>> {
+        if len <= SHORT_MAX {
+            let mut buf = [0u8; SHORT_MAX];
+            fill(&mut buf[..len]);
+            return Some(self.intern(heap, &buf[..len]));
+        }
+        let head = LuaStr {
+            hash: Cell::new(0),
+            len,
+        };
+        heap.try_alloc_tail_with(head, fill)
+    }
+
     /// Forgets every string that was not marked in the current collection.
     pub fn remove_dead(&mut self) {
         self.set.retain(|s| s.is_marked());
@@ -205,5 +227,11 @@ mod tests {
         heap.sweep();
         assert_eq!(i.len(), 1);
         assert_eq!(heap.object_count(), 1);
+        let fill = |b: &mut [u8]| b.fill(b'y');
+        let short = i.try_build(&mut heap, 3, fill).unwrap();
+        assert!(Gc::ptr_eq(short, i.intern(&mut heap, b"yyy")));
+        let built = i.try_build(&mut heap, 50, fill).unwrap();
+        assert_eq!(built.as_bytes(), &[b'y'; 50][..]);
+        assert_eq!(built.hash(), hash_bytes(&[b'y'; 50]));
     }
 }

@@ -273,6 +273,19 @@ impl State {
         self.strings.intern_vec(&mut self.heap, b)
     }
 
+    /// A string of `len` bytes written by `fill` (see [`Interner::try_build`]); a memory
+    /// error if it cannot be allocated.
+    pub fn try_build_string(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> LuaResult<Gc<LuaStr>> {
+        match self.strings.try_build(&mut self.heap, len, fill) {
+            Some(s) => Ok(s),
+            None => Err(self.memory_error()),
+        }
+    }
+
     /// A string value.
     pub fn str_value(&mut self, s: &str) -> Value {
         Value::Str(self.intern(s.as_bytes()))
