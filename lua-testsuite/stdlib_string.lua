@@ -24,6 +24,10 @@ print("-- rep")
 print(("ab"):rep(3), ("ab"):rep(3, ","), ("ab"):rep(1, ","), ("ab"):rep(0, ","), ("x"):rep(-1))
 print(#string.rep("abc", 1000), #string.rep("a", 10, "bc"), string.rep("", 5, ""), string.rep("", 3, "-"))
 p(string.rep, "x", 1e10) p(string.rep, "x", 2^31) p(string.rep, "xx", 2^30, "y") p(string.rep)
+-- Long results are written in place, short ones interned: contents, lengths and equality.
+local long = ("ab"):rep(30, "-")
+print(long, #long, long == "ab-" .. ("ab-"):rep(28) .. "ab", ("x"):rep(40) == ("xx"):rep(20))
+print(("abc"):rep(41):sub(-5), ("abc"):rep(41):byte(123), ("\0z"):rep(25, "\0"):byte(1, 4))
 p(string.rep, "x") p(string.rep, "x", 1.5) p(string.rep, "x", "2") p(string.rep, "x", "y")
 
 print("-- find")

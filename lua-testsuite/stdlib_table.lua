@@ -28,6 +28,11 @@ print(table.concat({1, 2, 3}, "-", 2), table.concat({1, 2, 3}, "-", 2, 2), table
 print(table.concat({[maxI] = "a"}, ",", maxI, maxI), table.concat({2^53, -0.0, 1e100, 12}, " "))
 p(table.concat, {1, {}}) p(table.concat, {1, 2}, ",", 1, 3) p(table.concat, {true}) p(table.concat, nil)
 p(table.concat, {}, {}) p(table.concat, {"a"}, ",", "x")
+-- All-string concatenations are written in place: long and short results, ranges, separators.
+local words = {} for i = 1, 30 do words[i] = ("w"):rep(i % 7) .. i end
+local joined = table.concat(words, ", ")
+print(#joined, joined:sub(1, 30), joined:sub(-12), joined == table.concat(words, ", ", 1, 15) .. ", " .. table.concat(words, ", ", 16))
+print(table.concat(words, "", 3, 5), table.concat(words, ("-"):rep(45), 29, 30), table.concat({"", "", ""}, "") == "")
 local proxy = setmetatable({}, {__index = function(_, i) return "v" .. i end, __len = function() return 3 end})
 print(table.concat(proxy, "+"))
 

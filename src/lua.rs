@@ -22,6 +22,7 @@ use crate::lock::{LockGuard, ReentrantLock};
 use crate::value::{MultiValue, RawValue, Value, ValueRef};
 use crate::{Function, String as LuaString, Table};
 use rua_interp::func::{BoxedNativeFn, NativeClosure, NativeCode};
+use rua_interp::string::StrExt;
 use rua_interp::userdata::UserData as RawUserData;
 use rua_interp::vm::native::{Action, CallStatus, Catch, Cont, Ctx};
 use rua_interp::vm::{LuaError, LuaResult, State};

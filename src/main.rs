@@ -8,6 +8,7 @@
 mod cli_alloc;
 mod repl;
 
+use rua::interp::string::StrExt;
 use rua::interp::value::Value;
 use rua::interp::vm::native::{Action, Ctx};
 use rua::interp::vm::{LuaResult, State};

@@ -2,6 +2,7 @@
 //! (rustyline) on a terminal, plain reading otherwise; continuation of incomplete
 //! statements, `=expr` and bare expressions printed as `lua` 5.4 does.
 
+use rua::interp::string::StrExt;
 use rua::interp::value::Value;
 use rua::interp::vm::State;
 use rustyline::error::ReadlineError;

@@ -1,6 +1,7 @@
 //! Async host functions: a Lua thread awaiting a Rust future suspends without blocking the OS
 //! thread, and many Lua calls of one state await concurrently.
 
+use rua::interp::string::StrExt;
 use rua::interp::value::Value;
 use rua::interp::vm::driver::TaskFuture;
 use rua::interp::vm::native::{Action, Completion, Ctx};

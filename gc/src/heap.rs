@@ -35,7 +35,9 @@
 //! their heap); entries carry their heap's id in the object header, so several heaps on one
 //! thread each take only their own entries.
 
-use crate::ptr::{Erased, Gc, GcBox, Header, Trace, MARKED, ROUND2, TOUCHED};
+use crate::ptr::{free, new_box, new_tail_box, try_new_tail_box_with};
+use crate::ptr::{Erased, Gc, InlineTail, Trace};
+use crate::ptr::{MARKED, ROUND2, TOUCHED};
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -173,21 +175,40 @@ impl Heap {
 
     /// Moves `value` into the heap (as a young object).
     pub fn alloc<T: Trace + 'static>(&mut self, value: T) -> Gc<T> {
-        let b = Box::new(GcBox {
-            header: Header {
-                flags: Cell::new(0),
-                heap: self.id,
-            },
-            value,
-        });
-        self.bytes += b.size();
-        let ptr = NonNull::from(Box::leak(b));
-        let erased: NonNull<dyn Erased> = ptr;
+        let (ptr, erased, size) = new_box(self.id, value);
+        self.adopt::<T>(erased, size);
+        Gc { ptr }
+    }
+
+    /// Moves `value` into the heap followed by a copy of `tail` in the same allocation (as a
+    /// young object); the bytes are read back with [`Gc::as_bytes`].
+    pub fn alloc_tail<T: InlineTail + 'static>(&mut self, value: T, tail: &[u8]) -> Gc<T> {
+        let (ptr, erased, size) = new_tail_box(self.id, value, tail);
+        self.adopt::<T>(erased, size);
+        Gc { ptr }
+    }
+
+    /// Like [`Heap::alloc_tail`], for a tail of `value.tail_len()` bytes written in place by
+    /// `fill` (they start zeroed), without a buffer to copy from. `None` if the allocator
+    /// failed.
+    pub fn try_alloc_tail_with<T: InlineTail + 'static>(
+        &mut self,
+        value: T,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Option<Gc<T>> {
+        let (ptr, erased, size) = try_new_tail_box_with(self.id, value, fill)?;
+        self.adopt::<T>(erased, size);
+        Some(Gc { ptr })
+    }
+
+    /// Accounts for a new object of `size` bytes and lists it as young.
+    #[inline]
+    fn adopt<T: Trace>(&mut self, erased: NonNull<dyn Erased>, size: usize) {
+        self.bytes += size;
         self.young.push(erased);
         if T::RESCAN {
             self.rescan.push(erased);
         }
-        Gc { ptr }
     }
 
     /// Bytes currently attributed to the heap (objects and their buffers, as estimated).
@@ -343,9 +364,9 @@ impl Heap {
                 true
             } else {
                 // SAFETY: unmarked means unreachable from the roots (crate invariant), so no
-                // `Gc` to it will be dereferenced again; the box came from `Box::leak`; `retain`
-                // drops the list entry right after.
-                drop(unsafe { Box::from_raw(p.as_ptr()) });
+                // `Gc` to it will be dereferenced again; `retain` drops the list entry right
+                // after.
+                unsafe { free(*p) };
                 false
             }
         };
@@ -370,11 +391,10 @@ impl Heap {
         self.bytes += alloc_debt_take();
         self.prune_rescan();
         let mut freed = 0;
-        let mut free = |p: NonNull<dyn Erased>, obj: &dyn Erased| {
-            freed += obj.size();
+        let mut release = |p: NonNull<dyn Erased>| {
             // SAFETY: as in `sweep`: young or survival, unmarked, hence unreachable (old
             // objects referring to it would be remembered and have been traversed).
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
+            freed += unsafe { free(p) };
         };
         for p in self.survival.drain(..) {
             // SAFETY: as in `sweep`.
@@ -384,7 +404,7 @@ impl Heap {
                 remember_erased(p);
                 self.old.push(p);
             } else {
-                free(p, obj);
+                release(p);
             }
         }
         // Remembered objects after their first round stay listed for a second one.
@@ -407,7 +427,7 @@ impl Heap {
                 obj.header().flags.set(0);
                 survival.push(p);
             } else {
-                free(p, obj);
+                release(p);
             }
         }
         self.survival = survival;
@@ -430,7 +450,7 @@ impl Heap {
             .chain(self.young.drain(..));
         for p in all {
             // SAFETY: caller guarantees no further use; each box is freed exactly once.
-            drop(unsafe { Box::from_raw(p.as_ptr()) });
+            unsafe { free(p) };
         }
         self.bytes = 0;
     }
@@ -702,6 +722,52 @@ mod tests {
         assert_eq!(h1.object_count() + h2.object_count(), 4);
         unsafe { h1.free_all() };
         unsafe { h2.free_all() };
+    }
+
+    struct Bytes {
+        len: usize,
+    }
+    impl Trace for Bytes {
+        fn trace(&self, _t: &mut Tracer) {}
+    }
+    // SAFETY: allocated only with `alloc_tail` and a tail of `len` bytes (in the test below).
+    unsafe impl InlineTail for Bytes {
+        fn tail_len(&self) -> usize {
+            self.len
+        }
+    }
+
+    #[test]
+    fn inline_tails_are_read_accounted_and_freed_whole() {
+        let mut heap = Heap::new();
+        heap.set_generational(true);
+        let big: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let kept = heap.alloc_tail(Bytes { len: 5 }, b"hello");
+        let dead = heap.alloc_tail(Bytes { len: big.len() }, &big);
+        let empty = heap.alloc_tail(Bytes { len: 0 }, b"");
+        assert_eq!(kept.as_bytes(), b"hello");
+        assert_eq!(dead.as_bytes(), &big[..]);
+        assert!(empty.as_bytes().is_empty());
+        let filled = heap
+            .try_alloc_tail_with(Bytes { len: 3 }, |b| {
+                assert_eq!(b, [0, 0, 0]);
+                b.copy_from_slice(b"abc");
+            })
+            .unwrap();
+        assert_eq!(filled.as_bytes(), b"abc");
+        // A 16-byte box (header and `len`) plus the tail, rounded up to the alignment.
+        assert_eq!(heap.bytes(), 24 + 1016 + 16 + 24);
+        heap.start_minor();
+        heap.tracer().mark(kept);
+        heap.propagate();
+        assert_eq!(heap.sweep_young(), 24);
+        assert_eq!(heap.object_count(), 1);
+        heap.start_full();
+        heap.tracer().mark(kept);
+        heap.propagate();
+        assert_eq!(heap.sweep(), 24);
+        assert_eq!(kept.as_bytes(), b"hello");
+        unsafe { heap.free_all() };
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `rua-gc`: the garbage-collected heap under Rua's values.
 //!
-//! The heap owns every collectable object as a `GcBox<T>` (a header plus the value) allocated
-//! separately and never moved, and hands out [`Gc<T>`] pointers: `Copy`, pointer-sized, compared
-//! by address. Collection is precise tracing mark & sweep driven by the embedder (the
+//! The heap owns every collectable object as a `GcBox<T>` (a header plus the value, for
+//! [`InlineTail`] types such as strings followed by bytes) allocated separately and never moved,
+//! and hands out [`Gc<T>`] pointers: `Copy`, pointer-sized, compared by address. Collection is precise tracing mark & sweep driven by the embedder (the
 //! interpreter), which decides *when* to collect and supplies the roots; this crate supplies the
 //! mechanism: allocation with byte accounting, a mark phase with a gray stack ([`Tracer`]), hooks
 //! for weak containers and ephemerons, and sweeping.
@@ -19,4 +19,4 @@ mod heap;
 mod ptr;
 
 pub use heap::{alloc_debt_add, alloc_debt_swap, Heap, Tracer};
-pub use ptr::{Gc, Trace};
+pub use ptr::{Gc, InlineTail, Trace};

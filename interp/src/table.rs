@@ -13,7 +13,7 @@
 //!   methods can run the collector's write barrier on their own header: storing a young value
 //!   into an old table puts the table in the remembered list (see `rua_gc`'s generational mode).
 
-use crate::string::LuaStr;
+use crate::string::{LuaStr, StrExt};
 use crate::value::Value;
 use rua_gc::{alloc_debt_add, Gc, Heap, Trace, Tracer};
 use std::cell::{Cell, UnsafeCell};

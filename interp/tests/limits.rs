@@ -1,6 +1,7 @@
 //! Sandboxing limits of `State`: the instruction budget (uncatchable from Lua, also charged by
 //! long-running library functions) and the memory limit ("not enough memory", catchable).
 
+use rua_interp::string::StrExt;
 use rua_interp::value::Value;
 use rua_interp::vm::{ErrorKind, LuaError, State};
 

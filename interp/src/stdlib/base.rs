@@ -1,6 +1,7 @@
 //! The basic library (`_G`): print, type, tostring, tonumber, pairs/ipairs/next, select,
 //! raw access, metatables, assert/error/pcall/xpcall, load/loadfile/dofile, collectgarbage.
 
+use crate::string::StrExt;
 use crate::table::{WEAK_KEYS, WEAK_VALUES};
 use crate::value::Value;
 use crate::vm::native::{Action, CallStatus, Catch, Cont, Ctx};

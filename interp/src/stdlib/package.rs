@@ -2,6 +2,7 @@
 //! config`. Lua modules are found on `package.path`; Rua does not load C modules, so the C
 //! searchers only report the files they looked for (and refuse a file that exists).
 
+use crate::string::StrExt;
 use crate::value::Value;
 use crate::vm::native::{Action, CallStatus, Catch, Cont, Ctx};
 use crate::vm::{LuaResult, State};

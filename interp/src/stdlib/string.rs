@@ -165,15 +165,19 @@ fn rep(ctx: &mut Ctx) -> LuaResult<Action> {
     let n = n as usize;
     let total = n * s.len() + (n - 1) * sep.len();
     ctx.st.account_buffer(total, total)?;
-    let mut out = ctx.st.try_vec(total)?;
-    for i in 0..n {
-        if i > 0 {
-            out.extend_from_slice(sep);
+    // Written in place: no buffer of `total` bytes next to the string.
+    let out = ctx.st.try_build_string(total, |out| {
+        let mut at = 0;
+        for i in 0..n {
+            if i > 0 {
+                out[at..at + sep.len()].copy_from_slice(sep);
+                at += sep.len();
+            }
+            out[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
         }
-        out.extend_from_slice(s);
-    }
-    let v = ctx.new_string(out);
-    ctx.ret1(v)
+    })?;
+    ctx.ret1(Value::Str(out))
 }
 
 fn byte(ctx: &mut Ctx) -> LuaResult<Action> {

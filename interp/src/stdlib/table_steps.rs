@@ -408,6 +408,28 @@ fn concat_plain(ctx: &mut Ctx, t: Gc<Table>) -> LuaResult<Action> {
     };
     let mut i = ctx.opt_int(3, 1)?;
     let last = ctx.opt_int(4, last)?;
+    if let Some((count, total)) = strings_len(t, i, last, sep.len()) {
+        // Only strings (the usual case): the result is written in place, so a big one is not
+        // built in a buffer and then copied (twice its size at the peak).
+        ctx.st.charge_instructions(count)?;
+        ctx.st.account_buffer(total, total)?;
+        let s = ctx.st.try_build_string(total, |out| {
+            let mut at = 0;
+            let mut put = |b: &[u8]| {
+                out[at..at + b.len()].copy_from_slice(b);
+                at += b.len();
+            };
+            for k in i..=last {
+                if let Value::Str(s) = t.get_int(k) {
+                    put(s.as_bytes());
+                }
+                if k < last {
+                    put(sep);
+                }
+            }
+        })?;
+        return ctx.ret1(Value::Str(s));
+    }
     let mut out = Vec::new();
     while i <= last {
         let before = out.len();
@@ -431,6 +453,24 @@ fn concat_plain(ctx: &mut Ctx, t: Gc<Table>) -> LuaResult<Action> {
 
 /// Appends a string or number to a concatenation; `false` for other values.
 #[inline(always)]
+/// Number of elements and length of the concatenation of `t[i..=last]` with `sep_len`-byte
+/// separators, if every element is a string (and the length fits in memory).
+fn strings_len(t: Gc<Table>, i: i64, last: i64, sep_len: usize) -> Option<(u64, usize)> {
+    if i > last {
+        return Some((0, 0));
+    }
+    let mut total = 0usize;
+    for k in i..=last {
+        let Value::Str(s) = t.get_int(k) else {
+            return None;
+        };
+        total = total.checked_add(s.len())?;
+    }
+    let count = last.abs_diff(i) + 1;
+    let seps = usize::try_from(count - 1).ok()?.checked_mul(sep_len)?;
+    Some((count, total.checked_add(seps)?))
+}
+
 fn append_value(out: &mut Vec<u8>, v: Value) -> bool {
     match v {
         Value::Str(s) => out.extend_from_slice(s.as_bytes()),

@@ -13,6 +13,7 @@
 //!   ones stay until the next major), so weak entries to young objects are cleared and young
 //!   objects with `__gc` are finalized; the rest is handled by majors.
 
+use crate::string::StrExt;
 use crate::value::Value;
 use crate::vm::{GcMode, State, Tm};
 use rua_gc::Heap;

@@ -4,6 +4,7 @@
 
 use crate::opcode::{Instr, OpCode};
 use crate::proto::{Constant, Proto};
+use crate::string::StrExt;
 use crate::value::Value;
 use crate::vm::frame::{Frame, FrameKind};
 use crate::vm::State;

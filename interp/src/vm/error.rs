@@ -1,6 +1,7 @@
 //! Lua errors as Rust values, and the construction of runtime error messages with positions
 //! (`chunk:line:`) and variable names ("attempt to index a nil value (local 'x')").
 
+use crate::string::StrExt;
 use crate::value::Value;
 use crate::vm::frame::FrameKind;
 use crate::vm::State;

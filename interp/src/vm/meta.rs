@@ -7,6 +7,7 @@
 //! must call (so metamethod calls run in the same loop and can yield).
 
 use crate::number::{float_ceil_to_int, float_floor_to_int, float_to_int_exact};
+use crate::string::StrExt;
 use crate::table::CachedMeta;
 use crate::value::Value;
 use crate::vm::{LuaResult, State, Tm};

@@ -29,7 +29,7 @@ use crate::func::{
     FastFn, FnProto, LuaClosure, NativeClosure, NativeCode, NativeFn, UpState, UpVal,
 };
 use crate::proto::{Constant, Proto};
-use crate::string::{Interner, LuaStr};
+use crate::string::{Interner, LuaStr, StrExt};
 use crate::table::Table;
 use crate::thread::Thread;
 use crate::value::Value;
@@ -271,6 +271,19 @@ impl State {
     #[inline]
     pub fn intern_vec(&mut self, b: Vec<u8>) -> Gc<LuaStr> {
         self.strings.intern_vec(&mut self.heap, b)
+    }
+
+    /// A string of `len` bytes written by `fill` (see [`Interner::try_build`]); a memory
+    /// error if it cannot be allocated.
+    pub fn try_build_string(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> LuaResult<Gc<LuaStr>> {
+        match self.strings.try_build(&mut self.heap, len, fill) {
+            Some(s) => Ok(s),
+            None => Err(self.memory_error()),
+        }
     }
 
     /// A string value.

@@ -14,6 +14,7 @@
 //! [`Action::Resume`]: crate::vm::native::Action::Resume
 //! [`Action::Yield`]: crate::vm::native::Action::Yield
 
+use crate::string::StrExt;
 use crate::thread::{Thread, ThreadStatus};
 use crate::value::Value;
 use crate::vm::debughook::HOOK_RET;
