@@ -1,7 +1,9 @@
 //! Call frames on a thread's frame stack.
+//!
+//! A frame is 64 bytes, written by every call: the continuation a waiting native registered
+//! lives beside the frames ([`crate::thread::ThreadData::conts`]), not in them.
 
 use crate::func::{LuaClosure, NativeClosure};
-use crate::vm::native::Cont;
 use rua_gc::Gc;
 use rua_gc::Tracer;
 
@@ -44,13 +46,12 @@ pub enum ResumeKind {
 pub enum FrameKind {
     Lua {
         cl: Gc<LuaClosure>,
-        /// Number of extra (vararg) arguments, stored just below `func` after VARARGPREP.
-        nextra: usize,
+        /// Number of extra (vararg) arguments, stored just below `func` after VARARGPREP
+        /// (at most the stack limit, far below `u32::MAX`).
+        nextra: u32,
     },
     Native {
         cl: Gc<NativeClosure>,
-        /// Set while this native waits for a call it made.
-        cont: Option<Cont>,
         /// Set while this native waits for a coroutine it resumed.
         resume: Option<ResumeKind>,
     },
@@ -72,7 +73,7 @@ pub struct Frame {
     /// Lua frames: index of the next instruction to execute (saved when the frame is not
     /// running or at an instruction that can call or raise). Kept outside [`FrameKind`] so
     /// the dispatch loop saves it with one store, without checking the frame's kind; `u32`
-    /// (code is far shorter) keeps the frame at 88 bytes.
+    /// (code is far shorter) keeps the frame small.
     pub pc: u32,
     /// Scratch used by multi-step instructions (CONCAT progress) and by continuations (the
     /// stack index where a callee was placed).
@@ -95,7 +96,7 @@ impl Frame {
         nresults: i32,
         ret: RetMode,
         cl: Gc<LuaClosure>,
-        nextra: usize,
+        nextra: u32,
         tail: bool,
     ) -> Frame {
         Frame {
@@ -127,11 +128,7 @@ impl Frame {
             top: 0,
             nresults,
             ret,
-            kind: FrameKind::Native {
-                cl,
-                cont: None,
-                resume: None,
-            },
+            kind: FrameKind::Native { cl, resume: None },
             pc: 0,
             aux: 0,
             tail,
@@ -151,3 +148,6 @@ impl Frame {
         matches!(self.kind, FrameKind::Lua { .. })
     }
 }
+
+// Every call writes a frame: keep it at one cache line.
+const _: () = assert!(std::mem::size_of::<Frame>() == 64);
