@@ -310,8 +310,11 @@ impl State {
                 savepc!();
                 // SAFETY: `regs` points into the stack (module invariant).
                 let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
-                match self.post_call(base as usize + $a, $n)? {
+                let flow = self.post_call(base as usize + $a, $n)?;
+                match flow {
                     Flow::Continue => {
+                        // (Owns nothing: see the native call below.)
+                        std::mem::forget(flow);
                         if self.hook_mask != 0 {
                             return Ok(Flow::Continue);
                         }
