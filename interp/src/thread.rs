@@ -10,6 +10,7 @@ use crate::func::{UpState, UpVal};
 use crate::value::Value;
 use crate::vm::debughook::DebugHook;
 use crate::vm::frame::Frame;
+use crate::vm::native::Cont;
 use rua_gc::{Gc, Trace, Tracer};
 use std::cell::UnsafeCell;
 
@@ -51,9 +52,12 @@ pub struct ThreadData {
     /// Depth of the chain of resumes that led to this thread (PUC counts it as C calls), so
     /// unbounded nesting of coroutines ends in "C stack overflow".
     pub resume_depth: u32,
-    /// Native frames of this thread waiting in a continuation (pcall, xpcall, ...). PUC
-    /// nests such calls on the C stack, so they count toward the C-call limit here too.
-    pub pending_conts: u32,
+    /// The continuations of the native frames of this thread that wait for a call they made
+    /// (pcall, xpcall, ...), in frame order, each with its frame's index: kept beside the
+    /// frames rather than in them, so that a frame stays small (see
+    /// [`crate::vm::frame::Frame`]). PUC nests such calls on the C stack, so their number
+    /// counts toward the C-call limit here too.
+    pub conts: Vec<(usize, Cont)>,
     /// This thread's debug hook (`debug.sethook`).
     pub hook: DebugHook,
     /// Errors being recovered from while `__close` handlers run before a `pcall` gets them
@@ -82,7 +86,7 @@ impl Thread {
                 error: None,
                 gc_top: None,
                 resume_depth: 0,
-                pending_conts: 0,
+                conts: Vec::new(),
                 hook: DebugHook::default(),
                 close_errors: Vec::new(),
             }),
@@ -134,14 +138,34 @@ impl ThreadData {
     /// Whether a yield from the running code of this thread is refused: a nested run of the
     /// VM is active ([`ThreadData::nny`]) or a native waits in a non-yieldable continuation.
     pub fn yield_blocked(&self) -> bool {
-        self.nny > 0
-            || (self.pending_conts > 0
-                && self.frames.iter().any(|f| {
-                    matches!(
-                        f.kind,
-                        crate::vm::frame::FrameKind::Native { cont: Some(c), .. } if !c.yieldable
-                    )
-                }))
+        self.nny > 0 || self.conts.iter().any(|(_, c)| !c.yieldable)
+    }
+
+    /// The continuation of frame `idx`, if it is a native frame waiting for a call it made.
+    pub fn cont_of(&self, idx: usize) -> Option<&Cont> {
+        match self.conts.iter().rev().find(|(f, _)| *f <= idx) {
+            Some((f, c)) if *f == idx => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Pops the top frame together with its continuation, if it has one.
+    pub fn pop_frame(&mut self) -> Option<Frame> {
+        let f = self.frames.pop()?;
+        if self
+            .conts
+            .last()
+            .is_some_and(|(i, _)| *i == self.frames.len())
+        {
+            self.conts.pop();
+        }
+        Some(f)
+    }
+
+    /// Removes all frames and their continuations.
+    pub fn clear_frames(&mut self) {
+        self.frames.clear();
+        self.conts.clear();
     }
 
     /// Returns the open upvalue for stack slot `index`, creating it if needed.

@@ -155,9 +155,8 @@ fn close(ctx: &mut Ctx) -> LuaResult<Action> {
     let err = d.error.take();
     d.close_upvals(0);
     d.stack.clear();
-    d.frames.clear();
+    d.clear_frames();
     d.close_errors.clear();
-    d.pending_conts = 0;
     d.nny = 0;
     d.status = ThreadStatus::Dead;
     match err {

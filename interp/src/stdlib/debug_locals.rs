@@ -27,7 +27,7 @@ fn find_local(th: Gc<Thread>, idx: usize, n: i64, limit_top: usize) -> Option<(S
         // `base - 1`.
         return match fr.kind {
             FrameKind::Lua { cl, nextra, .. } if cl.proto.is_vararg => {
-                let k = n.unsigned_abs() as usize;
+                let (k, nextra) = (n.unsigned_abs() as usize, nextra as usize);
                 (k <= nextra).then(|| ("(vararg)".to_string(), fr.base - 1 - nextra + k - 1))
             }
             _ => None,

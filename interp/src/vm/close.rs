@@ -67,10 +67,10 @@ impl State {
         if e.is_uncatchable() {
             return None;
         }
-        let frames = &th.data().frames;
-        for idx in (limit..frames.len()).rev() {
-            let f = &frames[idx];
-            if let FrameKind::Native { cont: Some(c), .. } = f.kind {
+        let d = th.data();
+        for idx in (limit..d.frames.len()).rev() {
+            let f = &d.frames[idx];
+            if let Some(c) = d.cont_of(idx) {
                 if c.catch != Catch::No {
                     return Some(idx);
                 }
@@ -114,20 +114,16 @@ impl State {
             d.close_errors.push(e);
             return self.precall(func, 0, RetMode::CloseErr, false);
         }
-        let FrameKind::Native {
-            cl, cont: Some(c), ..
-        } = fr.kind
-        else {
-            unreachable!("error recovery in a frame without continuation")
-        };
         let d = th.data();
-        d.stack.truncate(level);
-        d.pending_conts -= 1;
-        d.frames.last_mut().unwrap().kind = FrameKind::Native {
-            cl,
-            cont: None,
-            resume: None,
+        let top = d.frames.len() - 1;
+        let c = match d.conts.pop() {
+            Some((at, c)) if at == top && !fr.is_lua() => c,
+            _ => unreachable!("error recovery in a frame without continuation"),
         };
+        d.stack.truncate(level);
+        if let FrameKind::Native { resume, .. } = &mut d.frames[top].kind {
+            *resume = None;
+        }
         let nargs = level - fr.base;
         let action = {
             let mut ctx = Ctx {

@@ -222,20 +222,19 @@ impl State {
                 errors.push(e.message());
             }
             let d = t.data();
-            d.frames.clear();
+            d.clear_frames();
             d.stack.clear();
             d.tbc.clear();
             d.close_upvals(0);
             d.status = ThreadStatus::Dead;
             d.resumer = None;
             d.nny = 0;
-            d.pending_conts = 0;
             d.resume_depth = 0;
             d.error = Some(e.value());
         }
         self.set_current(prev);
         self.in_async = prev_async;
-        th.data().frames.clear();
+        th.data().clear_frames();
         th.data().stack.clear();
         self.finish_task(th);
         errors

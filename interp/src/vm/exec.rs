@@ -237,7 +237,8 @@ impl State {
                     nresults,
                     ret,
                     cl,
-                    nextra,
+                    // (Below the stack limit, checked above.)
+                    nextra as u32,
                     tail,
                 ));
                 if self.hook_mask & HOOK_CALL != 0 {
@@ -319,17 +320,14 @@ impl State {
             };
             let th = self.current;
             let d = th.data();
-            if self.c_depth + d.pending_conts + d.resume_depth >= MAX_C_DEPTH {
+            if self.c_depth + d.conts.len() as u32 + d.resume_depth >= MAX_C_DEPTH {
                 return Err(self.rt_error("C stack overflow"));
             }
             let func = d.stack.len() - nargs - 1;
             let nframes = d.frames.len();
             let fr = d.frames.last_mut().unwrap();
-            if let FrameKind::Native { cont: c, .. } = &mut fr.kind {
-                *c = Some(cont);
-            }
-            d.pending_conts += 1;
             fr.aux = func;
+            d.conts.push((nframes - 1, cont));
             self.c_depth += 1;
             let saved = self
                 .cont_tramp
@@ -418,13 +416,14 @@ impl State {
             }
             RetMode::Cont => {
                 d.stack.truncate(end);
-                let caller = d.frames.last_mut().unwrap();
-                let (cont, base) = match &mut caller.kind {
-                    FrameKind::Native { cont, .. } => (cont.take().unwrap(), caller.base),
-                    _ => unreachable!("continuation frame is native"),
-                };
-                d.pending_conts -= 1;
+                let caller = d.frames.last().unwrap();
+                let base = caller.base;
                 let nargs = caller.aux.saturating_sub(base);
+                let (at, cont) = d
+                    .conts
+                    .pop()
+                    .expect("a Cont return goes to a waiting native");
+                debug_assert_eq!(at, d.frames.len() - 1, "continuation of the caller");
                 let action = {
                     let mut ctx = Ctx {
                         st: self,
@@ -483,13 +482,7 @@ impl State {
                 // as part of the loop (their handlers may yield), then gets the error.
                 let d = th.data();
                 while d.frames.len() > idx + 1 {
-                    if let Some(Frame {
-                        kind: FrameKind::Native { cont: Some(_), .. },
-                        ..
-                    }) = d.frames.pop()
-                    {
-                        d.pending_conts -= 1;
-                    }
+                    d.pop_frame();
                 }
                 let live = d
                     .frames
@@ -525,12 +518,7 @@ impl State {
                 if d.frames.len() <= limit {
                     return Err(e);
                 }
-                let f = *d.frames.last().unwrap();
-                let d = th.data();
-                d.frames.pop();
-                if let FrameKind::Native { cont: Some(_), .. } = f.kind {
-                    d.pending_conts -= 1;
-                }
+                let f = d.pop_frame().unwrap();
                 let level = if f.is_lua() { f.base } else { f.func + 1 };
                 self.close_for_error(th, level.min(th.data().stack.len()), &mut e);
                 match f.ret {
@@ -611,8 +599,8 @@ impl State {
         let th = self.current;
         let d = th.data();
         let mut handler = None;
-        for f in d.frames.iter().rev() {
-            if let FrameKind::Native { cont: Some(c), .. } = f.kind {
+        for (idx, f) in d.frames.iter().enumerate().rev() {
+            if let Some(c) = d.cont_of(idx) {
                 match c.catch {
                     Catch::No => {}
                     Catch::Yes => break,
@@ -1766,6 +1754,7 @@ impl State {
                     let FrameKind::Lua { nextra, .. } = d.frames.last().unwrap().kind else {
                         unreachable!()
                     };
+                    let nextra = nextra as usize;
                     let src = base - 1 - nextra;
                     let c = i.c();
                     if c == 0 {

@@ -90,8 +90,11 @@ impl State {
                 // SAFETY: `ip` is one past the instruction being executed.
                 ip = unsafe { ip.sub(1) };
                 savepc!();
-                match self.execute_step()? {
+                let flow = self.execute_step()?;
+                match flow {
                     Flow::Continue => {
+                        // (Owns nothing: see the native call below.)
+                        std::mem::forget(flow);
                         if self.hook_mask != 0 {
                             return Ok(Flow::Continue);
                         }
@@ -274,13 +277,18 @@ impl State {
                         // SAFETY: `regs` points into the stack (module invariant).
                         let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
                         let base = base as usize;
-                        match self.call_native(ncl, base + f, base + top, nres)? {
+                        let outcome = self.call_native(ncl, base + f, base + top, nres)?;
+                        match outcome {
                             // Finished right here: only the stack may have moved.
                             None => {
                                 // SAFETY: the frame's base is below stack.len().
                                 regs = unsafe { self.current.data().stack.as_mut_ptr().add(base) };
                             }
                             Some(Flow::Continue) => {
+                                // `Continue` owns nothing; forgetting it saves the call of
+                                // `Flow`'s out-of-line drop glue that the compiler emits here
+                                // (after every coroutine switch and continuation return).
+                                std::mem::forget(outcome);
                                 if self.hook_mask != 0 {
                                     return Ok(Flow::Continue);
                                 }
@@ -302,8 +310,11 @@ impl State {
                 savepc!();
                 // SAFETY: `regs` points into the stack (module invariant).
                 let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
-                match self.post_call(base as usize + $a, $n)? {
+                let flow = self.post_call(base as usize + $a, $n)?;
+                match flow {
                     Flow::Continue => {
+                        // (Owns nothing: see the native call below.)
+                        std::mem::forget(flow);
                         if self.hook_mask != 0 {
                             return Ok(Flow::Continue);
                         }

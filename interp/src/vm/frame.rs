@@ -1,7 +1,9 @@
 //! Call frames on a thread's frame stack.
+//!
+//! A frame is 64 bytes, written by every call: the continuation a waiting native registered
+//! lives beside the frames ([`crate::thread::ThreadData::conts`]), not in them.
 
 use crate::func::{LuaClosure, NativeClosure};
-use crate::vm::native::Cont;
 use rua_gc::Gc;
 use rua_gc::Tracer;
 
@@ -44,43 +46,47 @@ pub enum ResumeKind {
 pub enum FrameKind {
     Lua {
         cl: Gc<LuaClosure>,
-        /// Number of extra (vararg) arguments, stored just below `func` after VARARGPREP.
-        nextra: usize,
+        /// Number of extra (vararg) arguments, stored just below `func` after VARARGPREP
+        /// (at most the stack limit, far below `u32::MAX`).
+        nextra: u32,
     },
     Native {
         cl: Gc<NativeClosure>,
-        /// Set while this native waits for a call it made.
-        cont: Option<Cont>,
         /// Set while this native waits for a coroutine it resumed.
         resume: Option<ResumeKind>,
     },
 }
 
 /// One activation record.
+///
+/// `repr(C)`, in this order: a Lua call writes a frame whose first 24 bytes (`aux`, `pc`,
+/// `hook_line`, the kind's tag and `nextra`) are all zero, which the compiler writes as two
+/// stores instead of five; one cache line per frame.
 #[derive(Clone, Copy)]
+#[repr(C, align(64))]
 pub struct Frame {
+    /// Scratch used by multi-step instructions (CONCAT progress) and by continuations (the
+    /// stack index where a callee was placed).
+    pub aux: usize,
+    /// Lua frames: index of the next instruction to execute (saved when the frame is not
+    /// running or at an instruction that can call or raise). Kept outside [`FrameKind`] so
+    /// the dispatch loop saves it with one store, without checking the frame's kind; `u32`
+    /// (code is far shorter) keeps the frame small.
+    pub pc: u32,
+    /// Line hooks: the line of the last instruction reported (0: none yet).
+    pub hook_line: u32,
+    pub kind: FrameKind,
+    pub ret: RetMode,
+    /// `true` if this frame was entered by a tail call (for tracebacks).
+    pub tail: bool,
+    /// Number of results wanted by the caller (-1: all).
+    pub nresults: i32,
     /// Stack index of the called function; results are moved here.
     pub func: usize,
     /// First register (Lua) or first argument (native).
     pub base: usize,
     /// Lua frames: `base + max_stack`, the stack length the frame needs.
     pub top: usize,
-    /// Number of results wanted by the caller (-1: all).
-    pub nresults: i32,
-    pub ret: RetMode,
-    pub kind: FrameKind,
-    /// Lua frames: index of the next instruction to execute (saved when the frame is not
-    /// running or at an instruction that can call or raise). Kept outside [`FrameKind`] so
-    /// the dispatch loop saves it with one store, without checking the frame's kind; `u32`
-    /// (code is far shorter) keeps the frame at 88 bytes.
-    pub pc: u32,
-    /// Scratch used by multi-step instructions (CONCAT progress) and by continuations (the
-    /// stack index where a callee was placed).
-    pub aux: usize,
-    /// `true` if this frame was entered by a tail call (for tracebacks).
-    pub tail: bool,
-    /// Line hooks: the line of the last instruction reported (0: none yet).
-    pub hook_line: u32,
 }
 
 impl Frame {
@@ -95,7 +101,7 @@ impl Frame {
         nresults: i32,
         ret: RetMode,
         cl: Gc<LuaClosure>,
-        nextra: usize,
+        nextra: u32,
         tail: bool,
     ) -> Frame {
         Frame {
@@ -127,11 +133,7 @@ impl Frame {
             top: 0,
             nresults,
             ret,
-            kind: FrameKind::Native {
-                cl,
-                cont: None,
-                resume: None,
-            },
+            kind: FrameKind::Native { cl, resume: None },
             pc: 0,
             aux: 0,
             tail,
@@ -151,3 +153,6 @@ impl Frame {
         matches!(self.kind, FrameKind::Lua { .. })
     }
 }
+
+// Every call writes a frame: keep it at one cache line.
+const _: () = assert!(std::mem::size_of::<Frame>() == 64);
