@@ -113,8 +113,9 @@ impl Node {
 #[derive(Default)]
 struct Inner {
     array: Vec<Value>,
-    /// Power-of-two sized (or empty); `Nil` key = free slot. Linear probing; a part of at
-    /// most 4 slots may be full, so probes stop at a free slot or after `probe_max` steps.
+    /// Power-of-two sized (or empty); `Nil` key = free slot. Linear probing with Robin Hood
+    /// placement (see [`Inner::insert_node`]); a part of at most 4 slots may be full, so
+    /// probes stop at a free slot or after `probe_max` steps.
     nodes: Box<[Node]>,
     /// Slots with a non-nil key (live or dead). At most `nodes.len()`, which a `u32`
     /// bounds: 2^32 nodes would be 128 GiB.
@@ -194,13 +195,14 @@ pub fn normalize_key(k: Value) -> Value {
 const NIL: &Value = &Value::Nil;
 
 /// Most entries a hash part of `slots` slots holds: all of them up to 4 slots (a record of 2
-/// fields takes 2 slots, 64 bytes), else 3/4 of them, which keeps probe chains short.
+/// fields takes 2 slots, 64 bytes), else 7/8 of them (Robin Hood placement keeps probe
+/// sequences short at that load).
 #[inline]
 fn max_fill(slots: usize) -> usize {
     if slots <= 4 {
         slots
     } else {
-        slots / 4 * 3
+        slots / 8 * 7
     }
 }
 
@@ -221,7 +223,8 @@ impl Inner {
         }
         let mask = self.nodes.len() - 1;
         let mut i = (h as usize) & mask;
-        let mut left = self.probe_limit();
+        let limit = self.probe_limit();
+        let mut dist = 0;
         loop {
             let n = &self.nodes[i];
             if n.key.is_free() {
@@ -230,10 +233,10 @@ impl Inner {
             if key_eq(&n.key, key, h) {
                 return Some(i);
             }
-            if left == 0 {
+            if dist == limit || self.displacement(i) < dist {
                 return None;
             }
-            left -= 1;
+            dist += 1;
             i = (i + 1) & mask;
         }
     }
@@ -372,19 +375,45 @@ impl Inner {
         });
     }
 
-    fn insert_node(&mut self, node: Node) {
+    /// Robin Hood placement: walking from its own slot, the entry takes the place of the
+    /// first entry that sits closer to its own slot, which then walks on. So every key's
+    /// displacement is at least that of the keys it passed, and a lookup can stop at a key
+    /// closer to home than the probe (see [`Inner::displacement`]). Moves entries: only
+    /// inserts do this, and Lua's `next` does not allow new keys during a traversal.
+    fn insert_node(&mut self, mut node: Node) {
         let mask = self.nodes.len() - 1;
-        let home = (node.key.hash() as usize) & mask;
-        let mut i = home;
-        while !self.nodes[i].key.is_free() {
+        let mut i = (node.key.hash() as usize) & mask;
+        let mut dist = 0;
+        loop {
+            if self.nodes[i].key.is_free() {
+                self.nodes[i] = node;
+                self.note_displacement(dist);
+                self.used += 1;
+                return;
+            }
+            let d = self.displacement(i);
+            if d < dist {
+                std::mem::swap(&mut self.nodes[i], &mut node);
+                self.note_displacement(dist);
+                dist = d;
+            }
+            dist += 1;
             i = (i + 1) & mask;
         }
-        self.nodes[i] = node;
-        self.used += 1;
-        let dist = i.wrapping_sub(home) & mask;
+    }
+
+    #[inline(always)]
+    fn note_displacement(&mut self, dist: usize) {
         if dist > self.probe_max as usize {
             self.probe_max = dist.min(u16::MAX as usize) as u16;
         }
+    }
+
+    /// Distance of the (occupied) slot `i` from its key's own slot.
+    #[inline(always)]
+    fn displacement(&self, i: usize) -> usize {
+        let mask = self.nodes.len() - 1;
+        i.wrapping_sub(self.nodes[i].key.hash() as usize) & mask
     }
 
     /// How many slots after a key's own slot a lookup must look at, at most.
@@ -970,7 +999,8 @@ mod tests {
         assert_eq!(hash_slots(4), 4);
         assert_eq!(hash_slots(5), 8);
         assert_eq!(hash_slots(6), 8);
-        assert_eq!(hash_slots(7), 16);
+        assert_eq!(hash_slots(7), 8);
+        assert_eq!(hash_slots(8), 16);
     }
 
     #[test]
@@ -1025,6 +1055,32 @@ mod tests {
             assert!(matches!(t.get(Value::Float(i as f64 + 0.25)), Value::Int(v) if v == i));
         }
         assert!(t.get(Value::Float(100.25)).is_nil());
+    }
+
+    #[test]
+    fn robin_hood_placement_keeps_displacements_ordered_and_every_key_reachable() {
+        let t = new_table();
+        let key = |i: i64| Value::Float(i as f64 * 7.25 + 0.5);
+        for i in 0..300 {
+            t.set(key(i), Value::Int(i));
+            let inner = t.inner();
+            let len = inner.nodes.len();
+            if len > 4 {
+                assert!(inner.used as usize <= len / 8 * 7);
+            }
+            // Robin Hood: along a run of occupied slots, a key's displacement exceeds the
+            // previous slot's by at most one (it would have taken that slot otherwise).
+            for s in 0..len {
+                let next = (s + 1) & (len - 1);
+                if !inner.nodes[s].key.is_free() && !inner.nodes[next].key.is_free() {
+                    assert!(inner.displacement(next) <= inner.displacement(s) + 1);
+                }
+            }
+        }
+        for i in 0..300 {
+            assert!(matches!(t.get(key(i)), Value::Int(v) if v == i));
+            assert!(t.get(Value::Float(i as f64 * 7.25 + 0.75)).is_nil());
+        }
     }
 
     #[test]
