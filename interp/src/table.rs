@@ -275,7 +275,7 @@ impl Inner {
             let n = &self.nodes[i];
             match *n.key.value() {
                 Value::Nil => return NIL,
-                Value::Str(k) if str_key_eq(k, n.key.hash(), s, h) => return &n.val,
+                Value::Str(k) if LuaStr::eq_gc(k, s) => return &n.val,
                 _ => {}
             }
             if left == 0 {
@@ -713,7 +713,7 @@ impl Table {
                 let n = &mut inner.nodes[i];
                 match *n.key.value() {
                     Value::Nil => break,
-                    Value::Str(k) if str_key_eq(k, n.key.hash(), s, h) => {
+                    Value::Str(k) if LuaStr::eq_gc(k, s) => {
                         n.val = val;
                         return;
                     }
