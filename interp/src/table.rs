@@ -17,6 +17,7 @@ use crate::string::{LuaStr, StrExt};
 use crate::value::Value;
 use rua_gc::{alloc_debt_add, Gc, Heap, Trace, Tracer};
 use std::cell::{Cell, UnsafeCell};
+use std::mem::MaybeUninit;
 
 /// Metamethods whose absence is cached in [`Table::flags`] (bit = absent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +40,71 @@ const DEAD_KEY: Value = Value::LightUserData(usize::MAX);
 /// Not a weak mode: set once the table is in the collector's finalization list.
 const FINALIZER_REGISTERED: u8 = 4;
 
-#[derive(Clone, Copy, Default)]
+/// A hash-part key: a [`Value`] with the low 32 bits of its hash in bytes 4..8, which are
+/// padding in every variant of `Value`'s `#[repr(C, u8)]` layout (tag byte at 0, payload at 8).
+/// Rehashing and probes read the hash from the node instead of from a string key's header,
+/// which on a big table is a cache miss per key. Node stays 32 bytes.
+#[derive(Clone, Copy)]
+#[repr(C)]
+union Key {
+    value: Value,
+    parts: KeyParts,
+}
+
+/// [`Key`]'s bytes with the hash field; every byte is covered (`MaybeUninit` where the value's
+/// tag and payload are), so copies of a `Key` keep the hash.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct KeyParts {
+    _tag: [MaybeUninit<u8>; 4],
+    hash: u32,
+    _payload: MaybeUninit<u64>,
+}
+
+const _: () = assert!(std::mem::size_of::<Key>() == 16 && std::mem::size_of::<Node>() == 32);
+
+impl Key {
+    const FREE: Key = Key::new(Value::Nil, 0);
+
+    #[inline(always)]
+    const fn new(value: Value, hash: u32) -> Key {
+        let mut k = Key { value };
+        k.parts.hash = hash;
+        k
+    }
+
+    #[inline(always)]
+    fn value(&self) -> &Value {
+        // SAFETY: every `Key` is made by `Key::new`, which writes a whole `Value` and then only
+        // bytes 4..8, padding of every variant of the `#[repr(C, u8)]` enum; so the bytes
+        // read as a `Value` are the ones written as one.
+        unsafe { &self.value }
+    }
+
+    #[inline(always)]
+    fn hash(&self) -> u32 {
+        // SAFETY: `Key::new` writes the hash field last; nothing else writes bytes 4..8.
+        unsafe { self.parts.hash }
+    }
+
+    #[inline(always)]
+    fn is_free(&self) -> bool {
+        self.value().is_nil()
+    }
+}
+
+#[derive(Clone, Copy)]
+#[repr(C)]
 struct Node {
-    key: Value,
+    key: Key,
     val: Value,
+}
+
+impl Node {
+    const FREE: Node = Node {
+        key: Key::FREE,
+        val: Value::Nil,
+    };
 }
 
 /// A table's contents. Laid out so that a [`Table`] is 56 bytes (64 in the heap with the
@@ -51,11 +113,17 @@ struct Node {
 #[derive(Default)]
 struct Inner {
     array: Vec<Value>,
-    /// Power-of-two sized (or empty); `Nil` key = free slot.
+    /// Power-of-two sized (or empty); `Nil` key = free slot. Linear probing with Robin Hood
+    /// placement (see [`Inner::insert_node`]); a part of at most 4 slots may be full, so
+    /// probes stop at a free slot or after `probe_max` steps.
     nodes: Box<[Node]>,
     /// Slots with a non-nil key (live or dead). At most `nodes.len()`, which a `u32`
     /// bounds: 2^32 nodes would be 128 GiB.
     used: u32,
+    /// Longest distance of a key from its hash's slot (saturated at `u16::MAX`, which means
+    /// "unknown": probe every slot): a lookup that did not find its key within that many steps
+    /// after its slot stops. Misses in small full parts (records) mostly cost one probe.
+    probe_max: u16,
     /// Cache: bit `CachedMeta as u8` set means that metamethod is known to be absent from this
     /// table (when used as a metatable). Cleared by every store.
     flags: u8,
@@ -79,26 +147,36 @@ fn hash_int(i: i64) -> u64 {
     x ^ (x >> 29)
 }
 
+/// A key's hash, truncated to the 32 bits a node keeps (a hash part has at most 2^32 slots).
 #[inline]
-fn hash_value(k: &Value) -> u64 {
-    match *k {
+fn hash_value(k: &Value) -> u32 {
+    (match *k {
         Value::Int(i) => hash_int(i),
         Value::Str(s) => s.hash(),
         Value::Float(f) => hash_int(f.to_bits() as i64),
         Value::Bool(b) => b as u64 + 1,
         _ => hash_int(k.gc_addr() as i64),
-    }
+    }) as u32
+}
+
+/// String-key equality for a probe: `k` is the node's key (with its stored hash `kh`), `s` the
+/// key looked up (hash `h`). Short strings are interned, so only long strings of equal hash
+/// get their bytes compared: a collision is decided without loading `k`'s header.
+#[inline(always)]
+fn str_key_eq(k: Gc<LuaStr>, kh: u32, s: Gc<LuaStr>, h: u32) -> bool {
+    Gc::ptr_eq(k, s) || (kh == h && LuaStr::eq_gc(k, s))
 }
 
 /// Key equality for normalised keys (int/float never mix: integral floats are ints). `a` is a
-/// node's key, `b` the key looked up (see [`LuaStr::eq_gc`]).
+/// node's key, `b` the key looked up, whose hash is `h`.
 #[inline]
-fn key_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+fn key_eq(a: &Key, b: &Value, h: u32) -> bool {
+    let av = a.value();
+    match (av, b) {
         (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => LuaStr::eq_gc(*x, *y),
+        (Value::Str(x), Value::Str(y)) => str_key_eq(*x, a.hash(), *y, h),
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
-        _ => a.raw_eq(b) && std::mem::discriminant(a) == std::mem::discriminant(b),
+        _ => av.raw_eq(b) && std::mem::discriminant(av) == std::mem::discriminant(b),
     }
 }
 
@@ -116,29 +194,49 @@ pub fn normalize_key(k: Value) -> Value {
 /// What the by-reference lookups answer for an absent key.
 const NIL: &Value = &Value::Nil;
 
-/// Slots of a hash part for `n` entries: a power of two with load factor at most 3/4, so at
-/// least one slot stays free (probes stop at a free slot). A single entry takes 2 slots
-/// (64 bytes), which one-field records and small metatables need.
+/// Most entries a hash part of `slots` slots holds: all of them up to 4 slots (a record of 2
+/// fields takes 2 slots, 64 bytes), else 7/8 of them (Robin Hood placement keeps probe
+/// sequences short at that load).
+#[inline]
+fn max_fill(slots: usize) -> usize {
+    if slots <= 4 {
+        slots
+    } else {
+        slots / 8 * 7
+    }
+}
+
+/// Slots of a hash part for `n` entries: the smallest power of two that holds them.
 fn hash_slots(n: usize) -> usize {
-    (n * 4 / 3 + 1).next_power_of_two().max(2)
+    let mut slots = n.next_power_of_two();
+    while max_fill(slots) < n {
+        slots *= 2;
+    }
+    slots
 }
 
 impl Inner {
     #[inline]
-    fn find_slot(&self, key: &Value, h: u64) -> Option<usize> {
+    fn find_slot(&self, key: &Value, h: u32) -> Option<usize> {
         if self.nodes.is_empty() {
             return None;
         }
         let mask = self.nodes.len() - 1;
         let mut i = (h as usize) & mask;
+        let limit = self.probe_limit();
+        let mut dist = 0;
         loop {
             let n = &self.nodes[i];
-            if n.key.is_nil() {
+            if n.key.is_free() {
                 return None;
             }
-            if key_eq(&n.key, key) {
+            if key_eq(&n.key, key, h) {
                 return Some(i);
             }
+            if dist == limit || self.displacement(i) < dist {
+                return None;
+            }
+            dist += 1;
             i = (i + 1) & mask;
         }
     }
@@ -170,14 +268,20 @@ impl Inner {
             return NIL;
         }
         let mask = self.nodes.len() - 1;
-        let mut i = (s.hash() as usize) & mask;
+        let h = s.hash() as u32;
+        let mut i = (h as usize) & mask;
+        let mut left = self.probe_limit();
         loop {
             let n = &self.nodes[i];
-            match n.key {
+            match *n.key.value() {
                 Value::Nil => return NIL,
                 Value::Str(k) if LuaStr::eq_gc(k, s) => return &n.val,
                 _ => {}
             }
+            if left == 0 {
+                return NIL;
+            }
+            left -= 1;
             i = (i + 1) & mask;
         }
     }
@@ -233,10 +337,13 @@ impl Inner {
         if val.is_nil() {
             return;
         }
-        if (self.used as usize + 1) * 4 > self.nodes.len() * 3 {
+        if self.used as usize >= max_fill(self.nodes.len()) {
             self.rehash(&key);
             // The key may now belong to the array part; `reinsert` never rehashes again.
-            self.reinsert(key, val);
+            self.reinsert(Node {
+                key: Key::new(key, h),
+                val,
+            });
             return;
         }
         self.insert_new(key, val, h);
@@ -260,14 +367,62 @@ impl Inner {
         }
     }
 
-    fn insert_new(&mut self, key: Value, val: Value, h: u64) {
+    /// Stores a key known to be absent; the caller made sure a slot is free.
+    fn insert_new(&mut self, key: Value, val: Value, h: u32) {
+        self.insert_node(Node {
+            key: Key::new(key, h),
+            val,
+        });
+    }
+
+    /// Robin Hood placement: walking from its own slot, the entry takes the place of the
+    /// first entry that sits closer to its own slot, which then walks on. So every key's
+    /// displacement is at least that of the keys it passed, and a lookup can stop at a key
+    /// closer to home than the probe (see [`Inner::displacement`]). Moves entries: only
+    /// inserts do this, and Lua's `next` does not allow new keys during a traversal.
+    fn insert_node(&mut self, mut node: Node) {
         let mask = self.nodes.len() - 1;
-        let mut i = (h as usize) & mask;
-        while !self.nodes[i].key.is_nil() {
+        let mut i = (node.key.hash() as usize) & mask;
+        let mut dist = 0;
+        loop {
+            if self.nodes[i].key.is_free() {
+                self.nodes[i] = node;
+                self.note_displacement(dist);
+                self.used += 1;
+                return;
+            }
+            let d = self.displacement(i);
+            if d < dist {
+                std::mem::swap(&mut self.nodes[i], &mut node);
+                self.note_displacement(dist);
+                dist = d;
+            }
+            dist += 1;
             i = (i + 1) & mask;
         }
-        self.nodes[i] = Node { key, val };
-        self.used += 1;
+    }
+
+    #[inline(always)]
+    fn note_displacement(&mut self, dist: usize) {
+        if dist > self.probe_max as usize {
+            self.probe_max = dist.min(u16::MAX as usize) as u16;
+        }
+    }
+
+    /// Distance of the (occupied) slot `i` from its key's own slot.
+    #[inline(always)]
+    fn displacement(&self, i: usize) -> usize {
+        let mask = self.nodes.len() - 1;
+        i.wrapping_sub(self.nodes[i].key.hash() as usize) & mask
+    }
+
+    /// How many slots after a key's own slot a lookup must look at, at most.
+    #[inline(always)]
+    fn probe_limit(&self) -> usize {
+        match self.probe_max {
+            u16::MAX => self.nodes.len(),
+            p => p as usize,
+        }
     }
 
     /// Rebuilds both parts sized for the live entries plus `extra`.
@@ -289,9 +444,9 @@ impl Inner {
         }
         let mut live_hash = 0usize;
         for n in &self.nodes {
-            if !n.key.is_nil() && !n.val.is_nil() {
+            if !n.key.is_free() && !n.val.is_nil() {
                 live_hash += 1;
-                if let Value::Int(k) = n.key {
+                if let Value::Int(k) = *n.key.value() {
                     count_int(k, &mut nums, &mut total_int);
                 }
             }
@@ -325,47 +480,52 @@ impl Inner {
         } else {
             hash_slots(hash_count)
         };
-        self.nodes = vec![Node::default(); node_size].into_boxed_slice();
+        self.nodes = vec![Node::FREE; node_size].into_boxed_slice();
         self.used = 0;
+        self.probe_max = 0;
         let new_bytes = self.array.capacity() * 16 + self.nodes.len() * 32;
         if new_bytes > old_bytes {
             alloc_debt_add(new_bytes - old_bytes);
         }
         for (i, v) in old_array.into_iter().enumerate() {
             if !v.is_nil() {
-                self.reinsert(Value::Int(i as i64 + 1), v);
+                let key = Value::Int(i as i64 + 1);
+                self.reinsert(Node {
+                    key: Key::new(key, hash_value(&key)),
+                    val: v,
+                });
             }
         }
         for n in old_nodes.iter() {
-            if !n.key.is_nil() && !n.val.is_nil() {
-                self.reinsert(n.key, n.val);
+            if !n.key.is_free() && !n.val.is_nil() {
+                self.reinsert(*n);
             }
         }
     }
 
-    fn reinsert(&mut self, key: Value, val: Value) {
-        if let Value::Int(i) = key {
+    /// Stores an entry during a rehash: in the array part if its key belongs there, otherwise
+    /// in the hash part, at the hash the node carries.
+    fn reinsert(&mut self, node: Node) {
+        if let Value::Int(i) = *node.key.value() {
             let idx = (i as u64).wrapping_sub(1);
             if idx < self.array.len() as u64 {
-                self.array[idx as usize] = val;
+                self.array[idx as usize] = node.val;
                 return;
             }
         }
-        if self.nodes.is_empty() || (self.used as usize + 1) * 4 > self.nodes.len() * 3 {
+        if self.used as usize >= max_fill(self.nodes.len()) {
             // Can only happen if the sizing above undercounted; grow defensively.
-            let mut bigger =
-                vec![Node::default(); (self.nodes.len() * 2).max(4)].into_boxed_slice();
+            let mut bigger = vec![Node::FREE; (self.nodes.len() * 2).max(4)].into_boxed_slice();
             std::mem::swap(&mut bigger, &mut self.nodes);
             self.used = 0;
+            self.probe_max = 0;
             for n in bigger.iter() {
-                if !n.key.is_nil() {
-                    let h = hash_value(&n.key);
-                    self.insert_new(n.key, n.val, h);
+                if !n.key.is_free() {
+                    self.insert_node(*n);
                 }
             }
         }
-        let h = hash_value(&key);
-        self.insert_new(key, val, h);
+        self.insert_node(node);
     }
 
     fn border(&self) -> u64 {
@@ -425,7 +585,7 @@ impl Table {
         };
         if nhash > 0 {
             let size = hash_slots(nhash);
-            inner.nodes = vec![Node::default(); size].into_boxed_slice();
+            inner.nodes = vec![Node::FREE; size].into_boxed_slice();
         }
         heap.alloc(Table {
             inner: UnsafeCell::new(inner),
@@ -546,10 +706,12 @@ impl Table {
         inner.flags = 0;
         if !inner.nodes.is_empty() {
             let mask = inner.nodes.len() - 1;
-            let mut i = (s.hash() as usize) & mask;
+            let h = s.hash() as u32;
+            let mut i = (h as usize) & mask;
+            let mut left = inner.probe_limit();
             loop {
                 let n = &mut inner.nodes[i];
-                match n.key {
+                match *n.key.value() {
                     Value::Nil => break,
                     Value::Str(k) if LuaStr::eq_gc(k, s) => {
                         n.val = val;
@@ -557,6 +719,10 @@ impl Table {
                     }
                     _ => {}
                 }
+                if left == 0 {
+                    break;
+                }
+                left -= 1;
                 i = (i + 1) & mask;
             }
         }
@@ -622,8 +788,8 @@ impl Table {
         let mut slot = pos - alen;
         while slot < inner.nodes.len() {
             let n = &inner.nodes[slot];
-            if !n.key.is_nil() && !n.val.is_nil() {
-                return Ok(Some((n.key, n.val)));
+            if !n.key.is_free() && !n.val.is_nil() {
+                return Ok(Some((*n.key.value(), n.val)));
             }
             slot += 1;
         }
@@ -693,7 +859,7 @@ impl Trace for Table {
             for n in &inner.nodes {
                 // Tombstone keys (nil value) are marked too: string keys are compared by
                 // content, so they must stay valid while they sit in the hash part.
-                n.key.trace(t);
+                n.key.value().trace(t);
                 n.val.trace(t);
             }
             return;
@@ -708,7 +874,7 @@ impl Trace for Table {
         for n in &inner.nodes {
             // Keys of weak-key tables, strings included, are dealt with in `clear_weak`.
             if weak & WEAK_KEYS == 0 {
-                n.key.trace(t);
+                n.key.value().trace(t);
             }
             if n.val.is_nil() {
                 continue;
@@ -731,7 +897,7 @@ impl Trace for Table {
             if n.val.is_nil() {
                 continue;
             }
-            if !n.key.is_dead_object() && n.val.is_dead_object() {
+            if !n.key.value().is_dead_object() && n.val.is_dead_object() {
                 n.val.trace(t);
                 changed = true;
             }
@@ -753,7 +919,7 @@ impl Trace for Table {
             if n.val.is_nil() {
                 continue;
             }
-            let dead_key = !values_only && weak & WEAK_KEYS != 0 && n.key.is_dead_object();
+            let dead_key = !values_only && weak & WEAK_KEYS != 0 && n.key.value().is_dead_object();
             let dead_val = weak & WEAK_VALUES != 0 && n.val.is_dead_object();
             if dead_key || dead_val {
                 n.val = Value::Nil;
@@ -770,10 +936,11 @@ impl Trace for Table {
             if n.val.is_nil() {
                 // Also dead object keys: were the table ever made strong again, `trace` would
                 // otherwise mark freed objects.
-                if matches!(n.key, Value::Str(_)) || n.key.is_dead_object() {
-                    n.key = DEAD_KEY;
+                let k = n.key.value();
+                if matches!(k, Value::Str(_)) || k.is_dead_object() {
+                    n.key = Key::new(DEAD_KEY, n.key.hash());
                 }
-            } else if let Value::Str(s) = n.key {
+            } else if let Value::Str(s) = *n.key.value() {
                 s.mark_leaf();
             }
         }
@@ -796,21 +963,124 @@ mod tests {
     }
 
     #[test]
-    fn one_hash_entry_takes_two_slots_and_lookups_of_absent_keys_stop() {
+    fn small_hash_parts_fill_completely_and_probes_of_absent_keys_stop() {
         let t = new_table();
-        let k = Value::Bool(true);
-        t.set(k, Value::Int(1));
-        assert_eq!(t.inner().nodes.len(), 2);
-        assert!(matches!(t.get(k), Value::Int(1)));
+        let keys = [
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Float(0.5),
+            Value::Int(-7),
+        ];
+        let slots = [1, 2, 4, 4];
+        for (n, k) in keys.iter().enumerate() {
+            t.set(*k, Value::Int(n as i64));
+            assert_eq!(t.inner().nodes.len(), slots[n]);
+            for (m, k2) in keys.iter().enumerate() {
+                let got = t.get(*k2);
+                if m <= n {
+                    assert!(matches!(got, Value::Int(v) if v == m as i64));
+                } else {
+                    // Absent from a full hash part: the probe must stop after every slot.
+                    assert!(got.is_nil());
+                }
+            }
+        }
+        assert!(t.get(Value::Float(1.5)).is_nil());
+        assert!(t.get(Value::Int(1000)).is_nil());
+        // Assigning nil keeps a full part full (dead entries stay until the next rehash).
+        t.set(Value::Bool(false), Value::Nil);
+        assert!(t.get(Value::Float(1.5)).is_nil());
+        t.set(Value::Float(1.5), Value::Int(9));
+        assert!(matches!(t.get(Value::Float(1.5)), Value::Int(9)));
         assert!(t.get(Value::Bool(false)).is_nil());
-        assert!(t.get(Value::Float(0.5)).is_nil());
-        t.set(Value::Bool(false), Value::Int(2));
-        assert_eq!(t.inner().nodes.len(), 4);
-        assert!(matches!(t.get(k), Value::Int(1)));
-        assert!(matches!(t.get(Value::Bool(false)), Value::Int(2)));
-        assert_eq!(hash_slots(1), 2);
-        assert_eq!(hash_slots(2), 4);
-        assert_eq!(hash_slots(3), 8);
+        assert_eq!(hash_slots(1), 1);
+        assert_eq!(hash_slots(2), 2);
+        assert_eq!(hash_slots(3), 4);
+        assert_eq!(hash_slots(4), 4);
+        assert_eq!(hash_slots(5), 8);
+        assert_eq!(hash_slots(6), 8);
+        assert_eq!(hash_slots(7), 8);
+        assert_eq!(hash_slots(8), 16);
+    }
+
+    #[test]
+    fn nodes_keep_the_key_hash_across_copies_and_rehashes() {
+        let heap = Box::leak(Box::new(Heap::new()));
+        let mut strings = crate::string::Interner::default();
+        let t = Table::alloc(heap, 0, 0);
+        // Short (interned) and long (not interned, compared by content) keys.
+        let name = |i: i32| {
+            if i % 2 == 0 {
+                format!("k{i}")
+            } else {
+                format!("{i}{}", "-long".repeat(10))
+            }
+        };
+        for i in 0..200 {
+            let s = strings.intern(heap, name(i).as_bytes());
+            t.set(Value::Str(s), Value::Int(i as i64));
+        }
+        for n in t.inner().nodes.iter() {
+            if let Value::Str(s) = *n.key.value() {
+                assert_eq!(n.key.hash(), s.hash() as u32);
+            }
+        }
+        for i in 0..200 {
+            // A fresh long string: equal content, another object.
+            let s = strings.intern(heap, name(i).as_bytes());
+            assert!(matches!(t.get_str(s), Value::Int(v) if v == i as i64));
+        }
+        let absent = strings.intern(heap, name(1001).as_bytes());
+        assert!(t.get_str(absent).is_nil());
+    }
+
+    #[test]
+    fn lookups_stop_after_probe_max_and_probe_every_slot_when_it_saturates() {
+        let t = new_table();
+        for i in 0..40 {
+            t.set(Value::Float(i as f64 + 0.25), Value::Int(i));
+        }
+        let inner = t.inner();
+        // The bound is the largest displacement: every key is found within it.
+        for (slot, n) in inner.nodes.iter().enumerate() {
+            if !n.key.is_free() {
+                let home = n.key.hash() as usize & (inner.nodes.len() - 1);
+                let dist = slot.wrapping_sub(home) & (inner.nodes.len() - 1);
+                assert!(dist <= inner.probe_max as usize);
+            }
+        }
+        // Saturated ("unknown"): lookups fall back to probing up to a free slot.
+        t.inner_mut().probe_max = u16::MAX;
+        for i in 0..40 {
+            assert!(matches!(t.get(Value::Float(i as f64 + 0.25)), Value::Int(v) if v == i));
+        }
+        assert!(t.get(Value::Float(100.25)).is_nil());
+    }
+
+    #[test]
+    fn robin_hood_placement_keeps_displacements_ordered_and_every_key_reachable() {
+        let t = new_table();
+        let key = |i: i64| Value::Float(i as f64 * 7.25 + 0.5);
+        for i in 0..300 {
+            t.set(key(i), Value::Int(i));
+            let inner = t.inner();
+            let len = inner.nodes.len();
+            if len > 4 {
+                assert!(inner.used as usize <= len / 8 * 7);
+            }
+            // Robin Hood: along a run of occupied slots, a key's displacement exceeds the
+            // previous slot's by at most one (it would have taken that slot otherwise).
+            for s in 0..len {
+                let next = (s + 1) & (len - 1);
+                if !inner.nodes[s].key.is_free() && !inner.nodes[next].key.is_free() {
+                    assert!(inner.displacement(next) <= inner.displacement(s) + 1);
+                }
+            }
+        }
+        for i in 0..300 {
+            assert!(matches!(t.get(key(i)), Value::Int(v) if v == i));
+            assert!(t.get(Value::Float(i as f64 * 7.25 + 0.75)).is_nil());
+        }
     }
 
     #[test]

@@ -452,8 +452,9 @@ impl State {
         }
     }
 
-    /// Looks up `tm` in a metatable, using and maintaining the absence cache.
-    #[inline]
+    /// Looks up `tm` in a metatable, using and maintaining the absence cache. Always inlined:
+    /// callers pass a constant `tm`, which folds the mapping to the cache bit away.
+    #[inline(always)]
     pub fn tm_from_meta(&self, mt: Gc<Table>, tm: Tm) -> Value {
         let cacheable = (tm as u8) <= Tm::Eq as u8;
         if cacheable {
