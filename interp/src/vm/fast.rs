@@ -918,28 +918,31 @@ impl State {
                 }
                 OpCode::ForLoop => {
                     let a = i.a();
-                    match (rref!(a), rref!(a + 1), rref!(a + 2)) {
+                    // The counter and the index are updated through references to their
+                    // numbers, which stores only the payload words: the tags stay.
+                    // SAFETY: as for `rref!`; the slots are distinct, so are the references.
+                    let (x, y) = unsafe { (&mut *regs.add(a), &mut *regs.add(a + 1)) };
+                    match (x, y, rref!(a + 2)) {
                         (Value::Int(idx), Value::Int(count), Value::Int(step)) => {
                             if *count as u64 > 0 {
-                                let idx = idx.wrapping_add(*step);
-                                setreg!(a + 1, Value::Int((*count as u64 - 1) as i64));
-                                setreg!(a, Value::Int(idx));
-                                setreg!(a + 3, Value::Int(idx));
+                                *count = (*count as u64 - 1) as i64;
+                                *idx = idx.wrapping_add(*step);
+                                setreg!(a + 3, Value::Int(*idx));
                                 // SAFETY: the loop body start is a valid instruction.
                                 ip = unsafe { ip.sub(i.bx()) };
                                 loop_edge!();
                             }
                         }
                         (Value::Float(idx), Value::Float(limit), Value::Float(step)) => {
-                            let idx = idx + step;
+                            let next = *idx + step;
                             let cont = if *step > 0.0 {
-                                idx <= *limit
+                                next <= *limit
                             } else {
-                                *limit <= idx
+                                *limit <= next
                             };
                             if cont {
-                                setreg!(a, Value::Float(idx));
-                                setreg!(a + 3, Value::Float(idx));
+                                *idx = next;
+                                setreg!(a + 3, Value::Float(next));
                                 // SAFETY: the loop body start is a valid instruction.
                                 ip = unsafe { ip.sub(i.bx()) };
                                 loop_edge!();
