@@ -682,7 +682,9 @@ impl State {
                 OpCode::Lt => less!(i, false),
                 OpCode::Le => less!(i, true),
                 OpCode::EqK => {
-                    let r = rref!(i.a()).raw_eq(konst!(i.b()));
+                    // A comparison with nil inline (`x == nil`), others in `raw_eq`.
+                    let (x, k) = (rref!(i.a()), konst!(i.b()));
+                    let r = if k.is_nil() { x.is_nil() } else { x.raw_eq(k) };
                     jump_if!(r, i.k());
                 }
                 OpCode::EqI => {
