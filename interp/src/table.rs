@@ -286,6 +286,33 @@ impl Inner {
         }
     }
 
+    /// The hash-part slot holding string key `s` (live or dead), if any.
+    #[inline(always)]
+    fn find_str(&self, s: Gc<LuaStr>) -> Option<usize> {
+        let len = self.nodes.len();
+        if len == 0 {
+            return None;
+        }
+        let mask = len - 1;
+        let mut i = (s.hash() as u32 as usize) & mask;
+        let mut left = self.probe_limit();
+        loop {
+            // SAFETY: `i` is masked by `len - 1` with `len > 0`, so `i < len` (no bounds
+            // check in the probe loop of every field access).
+            let n = unsafe { self.nodes.get_unchecked(i) };
+            match *n.key.value() {
+                Value::Nil => return None,
+                Value::Str(k) if LuaStr::eq_gc(k, s) => return Some(i),
+                _ => {}
+            }
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            i = (i + 1) & mask;
+        }
+    }
+
     #[inline]
     fn get_str(&self, s: Gc<LuaStr>) -> Value {
         *self.get_str_ref(s)
@@ -698,35 +725,27 @@ impl Table {
         inner.set(normalize_key(key), val)
     }
 
-    /// Raw set with a string key: overwrites an existing entry in place, otherwise inserts.
-    #[inline]
+    /// Raw set with a string key: overwrites an existing entry in place, otherwise inserts
+    /// out of line. Not inlined: in the fast loop it took registers from the dispatch state.
+    #[inline(never)]
     pub fn set_str(&self, s: Gc<LuaStr>, val: Value) {
-        self.barrier_entry(Value::Str(s), val);
+        // The key of an existing entry is already in the table: only the value needs the
+        // barrier here; `insert_str` runs it for a new key.
+        self.barrier(val);
         let inner = self.inner_mut();
         inner.flags = 0;
-        if !inner.nodes.is_empty() {
-            let mask = inner.nodes.len() - 1;
-            let h = s.hash() as u32;
-            let mut i = (h as usize) & mask;
-            let mut left = inner.probe_limit();
-            loop {
-                let n = &mut inner.nodes[i];
-                match *n.key.value() {
-                    Value::Nil => break,
-                    Value::Str(k) if LuaStr::eq_gc(k, s) => {
-                        n.val = val;
-                        return;
-                    }
-                    _ => {}
-                }
-                if left == 0 {
-                    break;
-                }
-                left -= 1;
-                i = (i + 1) & mask;
-            }
+        match inner.find_str(s) {
+            // SAFETY: `find_str` answers an index of `nodes`.
+            Some(i) => unsafe { inner.nodes.get_unchecked_mut(i).val = val },
+            None => self.insert_str(s, val),
         }
-        inner.set(Value::Str(s), val)
+    }
+
+    /// [`Table::set_str`] of a key not in the table.
+    #[inline(never)]
+    fn insert_str(&self, s: Gc<LuaStr>, val: Value) {
+        self.barrier(Value::Str(s));
+        self.inner_mut().set(Value::Str(s), val)
     }
 
     /// Raw set with an integer key.

@@ -97,4 +97,27 @@ mod tests {
         assert_eq!(loops[0].location, "t:2");
         assert_eq!(loops[0].times, 5);
     }
+
+    // Each kind of back-edge counts once per iteration: a generic `for` (TFORLOOP) with
+    // `ipairs` and `next` run inline or with an iterator called, and a float `for`.
+    #[test]
+    fn generic_and_float_for_loops_become_hot() {
+        let fill = "local t = {}\nfor i = 1, 1000 do t[i] = i end\n";
+        for body in [
+            "for _, v in ipairs(t) do end",
+            "for k in pairs(t) do end",
+            "for w in string.gmatch(string.rep('a ', 1000), 'a') do end",
+            "for x = 0.5, 1000.5 do end",
+        ] {
+            let mut st = State::new_bare();
+            rua_interp::stdlib::open_all(&mut st);
+            let report = HotLoopReport::new(56);
+            st.hot.set_hook(Some(Box::new(report.clone())));
+            let src = format!("{fill}{body}");
+            let f = st.load(src.as_bytes(), b"=t", None).unwrap();
+            st.call_value(f, &[], 0).unwrap();
+            let times = report.loops().into_iter().find(|l| l.location == "t:3");
+            assert_eq!(times.map(|l| l.times), Some(1000 / 56), "{body}");
+        }
+    }
 }
