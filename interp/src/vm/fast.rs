@@ -344,7 +344,9 @@ impl State {
                 // SAFETY: the frame stack is not empty (the running frame is on it).
                 unsafe { d.frames.set_len(d.frames.len() - 1) };
                 d.top = end;
-                let caller = d.frames.last().unwrap();
+                // SAFETY: a `Normal` frame was pushed by the CALL of a frame below it, which
+                // is still there.
+                let caller = unsafe { d.frames.last().unwrap_unchecked() };
                 let (need, cbase, cpc) = (caller.top.max(end), caller.base, caller.pc);
                 let FrameKind::Lua { cl: c, .. } = caller.kind else {
                     unreachable!("Normal returns go to Lua frames")
