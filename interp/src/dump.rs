@@ -1495,6 +1495,11 @@ mod tests {
         let mut q = (*p).clone();
         q.max_stack = 1;
         rejects(q, "invalid stack size");
+        // The fast call path nil-fills parameters up to `num_params` without checking them
+        // against the frame's `max_stack`.
+        let mut q = (*p).clone();
+        q.num_params = q.max_stack + 1;
+        rejects(q, "too many parameters");
         let mut q = (*p).clone();
         q.lines.pop();
         rejects(q, "line information");

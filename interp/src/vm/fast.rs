@@ -231,8 +231,9 @@ impl State {
                         }
                         savepc!();
                         d.ensure_len(ntop);
-                        // Missing parameters become nil.
-                        let np = (fp.num_params as usize).min(fp.max_stack as usize);
+                        // Missing parameters become nil (`num_params <= max_stack`: compiler
+                        // and binary-chunk verifier).
+                        let np = fp.num_params as usize;
                         let stack0 = d.stack.as_mut_ptr();
                         for k in top - f - 1..np {
                             // SAFETY: func + 1 + k < func + 1 + max_stack = ntop <= stack.len().
@@ -343,7 +344,9 @@ impl State {
                 // SAFETY: the frame stack is not empty (the running frame is on it).
                 unsafe { d.frames.set_len(d.frames.len() - 1) };
                 d.top = end;
-                let caller = d.frames.last().unwrap();
+                // SAFETY: a `Normal` frame was pushed by the CALL of a frame below it, which
+                // is still there.
+                let caller = unsafe { d.frames.last().unwrap_unchecked() };
                 let (need, cbase, cpc) = (caller.top.max(end), caller.base, caller.pc);
                 let FrameKind::Lua { cl: c, .. } = caller.kind else {
                     unreachable!("Normal returns go to Lua frames")
@@ -843,7 +846,8 @@ impl State {
                     fr.hook_line = 0;
                     d.stack.copy_within(func..top, dst);
                     d.ensure_len(ntop);
-                    let np = (fp.num_params as usize).min(fp.max_stack as usize);
+                    // (`num_params <= max_stack`, as for CALL.)
+                    let np = fp.num_params as usize;
                     let stack0 = d.stack.as_mut_ptr();
                     for k in top - func - 1..np {
                         // SAFETY: dst + 1 + k < dst + 1 + max_stack = ntop <= stack.len().
