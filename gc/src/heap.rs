@@ -84,6 +84,12 @@ fn take_remembered(id: u32) -> Vec<NonNull<dyn Erased>> {
     REMEMBERED
         .try_with(|r| {
             let mut r = r.borrow_mut();
+            // SAFETY: as below.
+            if r.iter().all(|p| unsafe { p.as_ref() }.header().heap == id) {
+                // The usual case, one heap on the thread: hand over the list itself rather
+                // than a copy (promotions can make it one entry per surviving object).
+                return std::mem::take(&mut *r);
+            }
             let mut mine = Vec::new();
             r.retain(|p| {
                 // SAFETY: entries are live objects: a heap removes its own entries (this
@@ -114,8 +120,10 @@ impl Tracer {
         let h = g.header();
         if !h.marked() {
             h.set_marked(true);
-            let p: NonNull<dyn Erased> = g.ptr;
-            self.gray.push(p);
+            if !T::LEAF {
+                let p: NonNull<dyn Erased> = g.ptr;
+                self.gray.push(p);
+            }
         }
     }
 
@@ -767,6 +775,44 @@ mod tests {
         heap.propagate();
         assert_eq!(heap.sweep(), 24);
         assert_eq!(kept.as_bytes(), b"hello");
+        unsafe { heap.free_all() };
+    }
+
+    /// A leaf type whose traversal would be a bug: the tracer must mark it without queueing.
+    struct Leaf;
+    impl Trace for Leaf {
+        fn trace(&self, _t: &mut Tracer) {
+            panic!("a leaf object was queued on the gray stack");
+        }
+        const LEAF: bool = true;
+    }
+    struct Holder {
+        leaf: Gc<Leaf>,
+    }
+    impl Trace for Holder {
+        fn trace(&self, t: &mut Tracer) {
+            t.mark(self.leaf);
+        }
+    }
+
+    #[test]
+    fn leaves_are_marked_without_being_traversed() {
+        let mut heap = Heap::new();
+        heap.set_generational(true);
+        let kept = heap.alloc(Leaf);
+        let holder = heap.alloc(Holder { leaf: kept });
+        heap.alloc(Leaf);
+        heap.start_minor();
+        heap.tracer().mark(holder);
+        heap.propagate();
+        heap.sweep_young();
+        assert_eq!(heap.object_count(), 2);
+        heap.start_full();
+        heap.tracer().mark(holder);
+        heap.propagate();
+        heap.sweep();
+        assert!(kept.is_marked());
+        assert_eq!(heap.object_count(), 2);
         unsafe { heap.free_all() };
     }
 

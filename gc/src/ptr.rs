@@ -36,6 +36,11 @@ pub trait Trace {
     /// stacks are written by every instruction). Such objects are traversed again in every
     /// minor collection while they are old, like roots.
     const RESCAN: bool = false;
+
+    /// `true` for types whose `trace` marks nothing and registers nothing (strings): the
+    /// tracer marks such objects without queueing them on the gray stack, which a big table
+    /// of strings would otherwise fill with one 16-byte entry per string.
+    const LEAF: bool = false;
 }
 
 /// A type whose objects carry a run of bytes inline, right after the value in the same

@@ -27,6 +27,7 @@ pub struct LuaStr {
 
 impl Trace for LuaStr {
     fn trace(&self, _t: &mut Tracer) {}
+    const LEAF: bool = true;
 }
 
 // SAFETY: `LuaStr`s are created only by `alloc_str` and `Interner::try_build`, which allocate
