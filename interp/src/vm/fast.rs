@@ -84,6 +84,26 @@ impl State {
                 }
             }};
         }
+        // After a step that ran outside the fast loop: on `Continue`, reload the running frame
+        // (then `$then`) and go on dispatching, or return to the driver when a hook needs the
+        // complete interpreter; any other flow goes to the driver.
+        macro_rules! continue_or_return {
+            ($flow:ident; $($then:tt)*) => {{
+                match $flow {
+                    Flow::Continue => {
+                        // (Owns nothing: see the native call below.)
+                        std::mem::forget($flow);
+                        if self.hook_mask != 0 {
+                            return Ok(Flow::Continue);
+                        }
+                        load!();
+                        $($then)*
+                        continue;
+                    }
+                    other => return Ok(other),
+                }
+            }};
+        }
         // Runs the current instruction (already fetched) in the complete interpreter.
         macro_rules! slow {
             () => {{
@@ -94,19 +114,7 @@ impl State {
                 ip = unsafe { std::hint::black_box(ip).sub(1) };
                 savepc!();
                 let flow = self.execute_step()?;
-                match flow {
-                    Flow::Continue => {
-                        // (Owns nothing: see the native call below.)
-                        std::mem::forget(flow);
-                        if self.hook_mask != 0 {
-                            return Ok(Flow::Continue);
-                        }
-                        load!();
-                        fuel_tick!();
-                        continue;
-                    }
-                    other => return Ok(other),
-                }
+                continue_or_return!(flow; fuel_tick!(););
             }};
         }
         macro_rules! rref {
@@ -318,18 +326,7 @@ impl State {
                 // SAFETY: `regs` points into the stack (module invariant).
                 let base = unsafe { regs.offset_from(self.current.data().stack.as_ptr()) };
                 let flow = self.post_call(base as usize + $a, $n)?;
-                match flow {
-                    Flow::Continue => {
-                        // (Owns nothing: see the native call below.)
-                        std::mem::forget(flow);
-                        if self.hook_mask != 0 {
-                            return Ok(Flow::Continue);
-                        }
-                        load!();
-                        continue;
-                    }
-                    other => return Ok(other),
-                }
+                continue_or_return!(flow;);
             }};
         }
         // The end of a `Normal` return of the running frame (thread data `$d`) whose results
