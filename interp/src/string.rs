@@ -160,11 +160,6 @@ impl Interner {
         s
     }
 
-    /// Like [`Interner::intern`], for a buffer the caller is done with.
-    pub fn intern_vec(&mut self, heap: &mut Heap, bytes: Vec<u8>) -> Gc<LuaStr> {
-        self.intern(heap, &bytes)
-    }
-
     /// The string of `len` bytes that `fill` writes (into zeroed bytes): a long string is
     /// written in place, in its own allocation, with no buffer to copy from. `None` if the
     /// allocator failed.
@@ -210,7 +205,7 @@ mod tests {
         let mut heap = Heap::new();
         let mut i = Interner::default();
         let a = i.intern(&mut heap, b"hello");
-        let b = i.intern_vec(&mut heap, b"hello".to_vec());
+        let b = i.intern(&mut heap, b"hello");
         assert!(Gc::ptr_eq(a, b));
         let long = vec![b'x'; 100];
         let c = i.intern(&mut heap, &long);

@@ -451,8 +451,6 @@ fn concat_plain(ctx: &mut Ctx, t: Gc<Table>) -> LuaResult<Action> {
     ctx.ret1(v)
 }
 
-/// Appends a string or number to a concatenation; `false` for other values.
-#[inline(always)]
 /// Number of elements and length of the concatenation of `t[i..=last]` with `sep_len`-byte
 /// separators, if every element is a string (and the length fits in memory).
 fn strings_len(t: Gc<Table>, i: i64, last: i64, sep_len: usize) -> Option<(u64, usize)> {
@@ -471,6 +469,8 @@ fn strings_len(t: Gc<Table>, i: i64, last: i64, sep_len: usize) -> Option<(u64, 
     Some((count, total.checked_add(seps)?))
 }
 
+/// Appends a string or number to a concatenation; `false` for other values.
+#[inline(always)]
 fn append_value(out: &mut Vec<u8>, v: Value) -> bool {
     match v {
         Value::Str(s) => out.extend_from_slice(s.as_bytes()),

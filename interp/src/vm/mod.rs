@@ -270,7 +270,7 @@ impl State {
     /// Creates a string from an owned buffer.
     #[inline]
     pub fn intern_vec(&mut self, b: Vec<u8>) -> Gc<LuaStr> {
-        self.strings.intern_vec(&mut self.heap, b)
+        self.strings.intern(&mut self.heap, &b)
     }
 
     /// A string of `len` bytes written by `fill` (see [`Interner::try_build`]); a memory
